@@ -1,0 +1,68 @@
+"""Loguru owns every log line: stdlib, uvicorn and SDK records are routed into it.
+
+Configure before the SDK server is built: `MCPServer()` calls `logging.basicConfig`, which is
+a no-op once the root logger has our handler. Records go to stderr (stdout belongs to the
+stdio transport) through a queue, so the event loop never waits on the terminal or a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+
+def _name_the_logger(record: Record) -> None:
+    # Records from stdlib loggers carry their own name; loguru's own records use the module.
+    record["extra"].setdefault("logger", record["name"])
+
+
+class InterceptHandler(logging.Handler):
+    """Forward stdlib logging records to loguru, keeping the original logger name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
+
+
+def _json_format(record: Record) -> str:
+    payload: dict[str, Any] = {
+        "ts": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+        **{k: v for k, v in record["extra"].items() if k != "_json"},
+    }
+    exc = record["exception"]
+    if exc is not None and exc.type is not None:
+        payload["exception"] = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+    record["extra"]["_json"] = json.dumps(payload, default=str, ensure_ascii=False)
+    return "{extra[_json]}\n"
+
+
+_PRETTY = "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{extra[logger]}</cyan> {message}"
+
+
+def configure_logging(level: str, *, json_lines: bool) -> None:
+    """Send every log record, from any library, to stderr through loguru."""
+    logger.remove()
+    logger.configure(patcher=_name_the_logger)
+    logger.add(
+        sys.stderr,
+        level=level,
+        format=_json_format if json_lines else _PRETTY,
+        colorize=False if json_lines else None,
+        enqueue=True,  # formatting and writing happen off the event loop
+        diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
+        backtrace=False,
+    )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)

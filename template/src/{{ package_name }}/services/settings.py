@@ -1,0 +1,16 @@
+"""Settings for your services: add fields here, read them as `{PREFIX}SERVICES__<FIELD>`.
+
+This file belongs to you: the template seeds it once and never updates it.
+"""
+
+from pydantic import BaseModel, Field
+
+
+class ServiceSettings(BaseModel):
+    """Configuration handed to `open_services` at start-up."""
+
+    report_step_seconds: float = Field(default=0.5, ge=0.0, le=60.0)
+    """Simulated work per report section in the example report service."""
+
+    idempotency_ttl_seconds: float = Field(default=24 * 3600, ge=1.0)
+    """How long a destructive call's idempotency key is remembered."""

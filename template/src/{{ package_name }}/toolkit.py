@@ -1,0 +1,91 @@
+"""The seam between your `tools/` package and the server: registration and discovery.
+
+Each public module in `tools/` defines `register(registry: Registry) -> None` and adds its
+tools, resources and prompts there. The server imports every such module at start-up, in
+name order, so adding a capability is one new file (plus its test); no template-owned file
+needs an edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Registry:
+    """What a tools module may register on the server."""
+
+    def __init__(self, mcp: MCPServer[Any]) -> None:
+        self._mcp = mcp
+
+    @property
+    def server(self) -> MCPServer[Any]:
+        """The SDK server, for anything the registry does not wrap."""
+        return self._mcp
+
+    def tool(
+        self,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[F], F]:
+        """Register an async function as a tool; its docstring is the description the model reads."""
+
+        def decorator(fn: F) -> F:
+            if not (fn.__doc__ or "").strip():
+                raise TypeError(f"tool {fn.__name__!r} needs a docstring: it is the description the model reads")
+            self._mcp.add_tool(fn, name=name, title=title, annotations=annotations, structured_output=structured_output)
+            return fn
+
+        return decorator
+
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register a resource (static URI) or resource template (URI with `{params}`)."""
+        return self._mcp.resource(uri, name=name, title=title, description=description, mime_type=mime_type)
+
+    def prompt(
+        self,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register a prompt template."""
+        return self._mcp.prompt(name=name, title=title, description=description)
+
+
+def register_package(package: str, registry: Registry) -> list[str]:
+    """Import every public module of `package` and call its `register(registry)`; return their names.
+
+    Raises:
+        TypeError: a public module has no `register` function (prefix helpers with `_`).
+    """
+    root = importlib.import_module(package)
+    names = sorted(info.name for info in pkgutil.iter_modules(root.__path__) if not info.name.startswith("_"))
+    for name in names:
+        module = importlib.import_module(f"{package}.{name}")
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise TypeError(
+                f"{package}.{name} has no register(registry) function; add one, or rename the module "
+                f"to _{name} if it only holds helpers"
+            )
+        register(registry)
+    return names

@@ -1,0 +1,1 @@
+"""How requests arrive: Streamable HTTP, stdio, and the health routes."""

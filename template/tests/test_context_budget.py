@@ -1,0 +1,43 @@
+"""What the model reads costs context: keep descriptions short and the tool list small."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mcp import Client
+
+pytestmark = pytest.mark.anyio
+
+MAX_DESCRIPTION_WORDS = 50
+TOOLS_LIST_BUDGET_BYTES = 12_000
+"""Raise deliberately when adding tools: every byte is sent to the model on each session."""
+
+
+async def test_every_tool_description_is_at_most_fifty_words(client: Client) -> None:
+    """Long descriptions crowd out the user's conversation."""
+    long = {
+        tool.name: len((tool.description or "").split())
+        for tool in (await client.list_tools()).tools
+        if len((tool.description or "").split()) > MAX_DESCRIPTION_WORDS
+    }
+    assert long == {}
+
+
+async def test_every_tool_has_a_description(client: Client) -> None:
+    """A tool without a description is guesswork for the model."""
+    assert all((tool.description or "").strip() for tool in (await client.list_tools()).tools)
+
+
+async def test_tools_list_fits_the_byte_budget(client: Client) -> None:
+    """The whole tools/list payload stays under the stated budget."""
+    tools = (await client.list_tools()).tools
+    payload = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
+    assert len(payload.encode()) <= TOOLS_LIST_BUDGET_BYTES, f"tools/list is {len(payload)} bytes"
+
+
+async def test_tools_are_listed_in_a_stable_order(client: Client) -> None:
+    """Deterministic order keeps client caches and reviews of changes meaningful."""
+    first = [t.name for t in (await client.list_tools()).tools]
+    second = [t.name for t in (await client.list_tools()).tools]
+    assert first == second
