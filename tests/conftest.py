@@ -1,0 +1,98 @@
+"""Template test harness: git isolated from the developer, a committed candidate clone, render helpers."""
+
+from __future__ import annotations
+
+# Git must be isolated before copier is imported: plumbum captures the environment at import.
+import atexit
+import os
+import tempfile
+from pathlib import Path
+
+_fd, _gitconfig = tempfile.mkstemp(prefix="copier-tests-gitconfig-")
+os.close(_fd)
+atexit.register(os.unlink, _gitconfig)
+Path(_gitconfig).write_text(
+    "[user]\n\tname = Template Tests\n\temail = tests@example.invalid\n"
+    "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+    "[safe]\n\tdirectory = *\n"
+)
+os.environ["GIT_CONFIG_GLOBAL"] = _gitconfig
+os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+
+import functools  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+from typing import Any  # noqa: E402
+
+import copier  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWERS_DIR = ROOT / "tests" / "answers"
+CANDIDATE = "999.0.0"
+"""Tag of the working tree's state in the throwaway clone; PEP 440-greater than every release."""
+
+
+def sh(*cmd: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure raise with its output."""
+    result = subprocess.run(cmd, cwd=cwd, text=True, capture_output=True, check=False, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}) in {cwd}\n"
+            f"--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def git(*args: str, cwd: Path) -> str:
+    return sh("git", *args, cwd=cwd).stdout.strip()
+
+
+@functools.cache
+def template_repo() -> Path:
+    """Clone this repo with its tags, overlay the working tree (deletions included), tag the candidate."""
+    dst = Path(tempfile.mkdtemp(prefix="tpl-")) / "repo"
+    atexit.register(shutil.rmtree, dst.parent, ignore_errors=True)
+    if (ROOT / ".git").exists() and git("rev-parse", "--verify", "-q", "HEAD", cwd=ROOT):
+        git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(dst), cwd=ROOT)
+        git("rm", "-rq", "--ignore-unmatch", ".", cwd=dst)
+    else:
+        dst.mkdir(parents=True)
+        git("init", "-q", cwd=dst)
+    files = git("ls-files", "-co", "--exclude-standard", "-z", cwd=ROOT).split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file() or src.is_symlink():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel, follow_symlinks=False)
+    git("add", "-A", cwd=dst)
+    git("commit", "--quiet", "--allow-empty", "-m", "test: candidate", cwd=dst)
+    git("tag", CANDIDATE, cwd=dst)
+    return dst
+
+
+def answer_sets() -> list[str]:
+    return sorted(p.stem for p in ANSWERS_DIR.glob("*.yml"))
+
+
+def load_answers(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ANSWERS_DIR / f"{name}.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def render(dst: Path, data: dict[str, Any], *, ref: str = CANDIDATE) -> Path:
+    """Render the template into `dst` with `data` (other questions take their defaults)."""
+    copier.run_copy(
+        str(template_repo()), dst, data=data, vcs_ref=ref, defaults=True, unsafe=False, quiet=True, overwrite=True
+    )
+    return dst
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below `root` (outside .git) with its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
