@@ -23,7 +23,7 @@ def answers_file(project: Path) -> dict[str, Any]:
         pytest.param({"package_name": "mcp"}, "shadows", id="package-shadows-the-sdk"),
         pytest.param({"package_name": "json"}, "shadows", id="package-shadows-stdlib"),
         pytest.param({"package_name": "Bad-Name"}, "lowercase Python identifier", id="package-not-identifier"),
-        pytest.param({"project_slug": "-x"}, "2-53 characters", id="slug-shape"),
+        pytest.param({"project_slug": "-x"}, "1-53 characters", id="slug-shape"),
         pytest.param({"project_name": "!!!"}, "1-63 characters", id="name-shape"),
         pytest.param({"user_email": "nope"}, "email address", id="email"),
         pytest.param({"env_prefix": "lower_"}, "uppercase", id="env-prefix"),

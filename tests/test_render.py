@@ -15,7 +15,7 @@ from .conftest import answer_sets, load_answers, render, tree
 
 # Helm templates and GitHub workflows legitimately contain {{ }}; they are copied verbatim.
 FOREIGN_TEMPLATES = re.compile(r"^(charts/[^/]+/templates/|\.github/workflows/)")
-LEFTOVER = re.compile(r"\{\{|\{%|\[\[|\]\]|%\}")
+LEFTOVER = re.compile(r"\{\{|\{%|%\}|\[\[\s*\w+\s*\]\]")
 
 
 @pytest.fixture(scope="module", params=answer_sets())
