@@ -11,7 +11,7 @@ help: ## List targets
 setup: ## Install the template's own tooling (copier, pytest, ruff)
 	$(UV) sync
 
-test: setup ## Render every answer set in tests/answers and run each rendered project's checks and tests
+test: lint ## Render every answer set in tests/answers and run each rendered project's checks and tests
 	$(UV) run pytest
 
 test-fast: setup ## Everything except the slow per-project toolchain runs

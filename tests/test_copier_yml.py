@@ -66,3 +66,9 @@ def test_no_question_asks_for_a_secret() -> None:
     """Secrets in answers end up in .copier-answers.yml and in every update's diff."""
     assert not [n for n, q in QUESTIONS.items() if q.get("secret")]
     assert not [n for n in ASKED if re.search(r"key|token|password|secret", n)]
+
+
+def test_the_readme_table_names_every_asked_question() -> None:
+    """Users read the README to decide their answers."""
+    readme = (ROOT / "README.md").read_text()
+    assert [name for name in ASKED if f"`{name}`" not in readme] == []
