@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -54,10 +55,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_make_run_serves_an_authenticated_endpoint_a_newcomer_can_call(project: Path) -> None:
-    """After `make setup`, `make run` serves /mcp and the printed development key works."""
+def assert_make_run_speaks_stdio(project: Path) -> None:
+    """A stdio-only project's `make run` answers a handshake and a tool call on stdin/stdout."""
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "search_notes", "arguments": {"query": "api"}},
+        },
+    ]
+    process = subprocess.Popen(
+        ["make", "--silent", "run"],
+        cwd=project,
+        env=project_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    replies: dict[int, Any] = {}
+    try:
+        for message in messages:
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            if "id" in message:
+                reply = json.loads(process.stdout.readline())  # one JSON-RPC message per stdout line
+                replies[reply["id"]] = reply
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+        process.stdout.close()
+    assert replies[1]["result"]["protocolVersion"] == "2025-11-25"
+    assert replies[2]["result"]["structuredContent"]["notes"][0]["id"] == "n-003"
+    assert process.returncode == 0
+
+
+def test_make_run_serves_what_the_readme_promises(project: Path) -> None:
+    """After `make setup`, `make run` serves /mcp (or stdio) and the printed development key works."""
     if recorded_answers(project).get("transports") == "stdio":
-        pytest.skip("stdio-only project: `make run` serves stdio (covered by the project's own stdio test)")
+        return assert_make_run_speaks_stdio(project)
     port = free_port()
     process = subprocess.Popen(
         ["make", "run", f"RUN_ARGS=--port {port}"],
