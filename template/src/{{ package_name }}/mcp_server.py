@@ -4,7 +4,8 @@
   accepted arguments, instead of pydantic's report (which echoes input and links to docs).
 - A crash never reaches the client as text: the client gets a reference id, and the server
   log carries the same id with the traceback (without local variables).
-- `ToolError` messages raised by tools pass through unchanged.
+- `ToolError` messages raised by tools pass through, with any credential in them redacted.
+- An unknown tool name gets a pointer to tools/list.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
+
+from .redaction import redact
 
 LifespanT = TypeVar("LifespanT")
 
@@ -50,6 +53,13 @@ class McpServer(MCPServer[LifespanT]):
             if isinstance(exc.__cause__, ValidationError):
                 schema = await self._input_schema(name)
                 raise ToolError(describe_invalid_arguments(name, exc.__cause__, schema)) from exc.__cause__
+            message = str(exc)
+            if exc.__cause__ is None and message == f"Unknown tool: {name}":
+                shown = name[:MAX_NAME_CHARS]
+                raise ToolError(f"Unknown tool {shown!r}. Call tools/list for the tools you may use.") from None
+            safe = redact(message)
+            if safe != message:
+                raise ToolError(safe) from None
             raise
 
     async def _input_schema(self, name: str) -> dict[str, Any]:

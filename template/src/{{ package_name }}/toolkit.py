@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from mcp.server import MCPServer
@@ -24,6 +24,8 @@ class Registry:
 
     def __init__(self, mcp: MCPServer[Any]) -> None:
         self._mcp = mcp
+        self.scopes: dict[str, tuple[str, ...]] = {}
+        """Scopes each registered tool needs (HTTP callers only; stdio trusts its user)."""
 
     @property
     def server(self) -> MCPServer[Any]:
@@ -37,13 +39,21 @@ class Registry:
         title: str | None = None,
         annotations: ToolAnnotations | None = None,
         structured_output: bool | None = None,
+        scopes: Sequence[str] = (),
     ) -> Callable[[F], F]:
-        """Register an async function as a tool; its docstring is the description the model reads."""
+        """Register an async function as a tool; its docstring is the description the model reads.
+
+        `scopes` are the OAuth scopes (or API-key scopes) a caller needs: without them the call is
+        refused with 403 and the tool is left out of the caller's tools/list.
+        """
 
         def decorator(fn: F) -> F:
             if not (fn.__doc__ or "").strip():
                 raise TypeError(f"tool {fn.__name__!r} needs a docstring: it is the description the model reads")
+            if isinstance(scopes, str):
+                raise TypeError(f"scopes of {fn.__name__!r} must be a list of strings, not one string")
             self._mcp.add_tool(fn, name=name, title=title, annotations=annotations, structured_output=structured_output)
+            self.scopes[name or fn.__name__] = tuple(scopes)
             return fn
 
         return decorator

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from ..redaction import redact
+
 if TYPE_CHECKING:
     from loguru import Record
 
@@ -35,21 +37,35 @@ class InterceptHandler(logging.Handler):
         logger.bind(logger=record.name).opt(exception=record.exc_info).log(level, record.getMessage())
 
 
+def _exception_text(record: Record) -> str | None:
+    exc = record["exception"]
+    if exc is None or exc.type is None:
+        return None
+    # Formatted here rather than by loguru so it can be redacted; no locals are ever included.
+    return redact("".join(traceback.format_exception(exc.type, exc.value, exc.traceback)))
+
+
 def _json_format(record: Record) -> str:
     payload: dict[str, Any] = {
         "ts": record["time"].isoformat(),
         "level": record["level"].name,
-        "message": record["message"],
-        **{k: v for k, v in record["extra"].items() if k != "_json"},
+        "message": redact(record["message"]),
+        **{k: redact(v) if isinstance(v, str) else v for k, v in record["extra"].items() if not k.startswith("_")},
     }
-    exc = record["exception"]
-    if exc is not None and exc.type is not None:
-        payload["exception"] = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+    exception = _exception_text(record)
+    if exception is not None:
+        payload["exception"] = exception
     record["extra"]["_json"] = json.dumps(payload, default=str, ensure_ascii=False)
     return "{extra[_json]}\n"
 
 
-_PRETTY = "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{extra[logger]}</cyan> {message}"
+def _pretty_format(record: Record) -> str:
+    record["extra"]["_message"] = redact(record["message"])
+    record["extra"]["_exception"] = _exception_text(record) or ""
+    return (
+        "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{extra[logger]}</cyan> "
+        "{extra[_message]}\n{extra[_exception]}"
+    )
 
 
 def configure_logging(level: str, *, json_lines: bool) -> None:
@@ -59,10 +75,12 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     logger.add(
         sys.stderr,
         level=level,
-        format=_json_format if json_lines else _PRETTY,
+        format=_json_format if json_lines else _pretty_format,
         colorize=False if json_lines else None,
         enqueue=True,  # formatting and writing happen off the event loop
         diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
         backtrace=False,
     )
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # The root level filters stdlib records before they are built, so libraries' DEBUG calls
+    # cost nothing unless DEBUG is on.
+    logging.basicConfig(handlers=[InterceptHandler()], level=logger.level(level).no, force=True)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from ..idempotency import IdempotencyCache
+from .example_docs import DocsLibrary
 from .example_notes import NoteStore
 from .example_reports import ReportBuilder
 from .settings import ServiceSettings
@@ -21,6 +22,7 @@ class Services:
 
     notes: NoteStore
     reports: ReportBuilder
+    docs: DocsLibrary
     idempotency: IdempotencyCache
 
 
@@ -30,5 +32,6 @@ async def open_services(settings: ServiceSettings) -> AsyncIterator[Services]:
     yield Services(
         notes=NoteStore(),
         reports=ReportBuilder(step_seconds=settings.report_step_seconds),
+        docs=DocsLibrary(settings.docs_root, max_bytes=settings.docs_max_bytes),
         idempotency=IdempotencyCache(ttl_seconds=settings.idempotency_ttl_seconds),
     )

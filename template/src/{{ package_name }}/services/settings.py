@@ -3,7 +3,11 @@
 This file belongs to you: the template seeds it once and never updates it.
 """
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
+
+from .example_docs import SAMPLE_DOCS
 
 
 class ServiceSettings(BaseModel):
@@ -14,3 +18,9 @@ class ServiceSettings(BaseModel):
 
     idempotency_ttl_seconds: float = Field(default=24 * 3600, ge=1.0)
     """How long a destructive call's idempotency key is remembered."""
+
+    docs_root: Path = SAMPLE_DOCS
+    """Directory the example document tools read from (nothing outside it is reachable)."""
+
+    docs_max_bytes: int = Field(default=64 * 1024, ge=1, le=16 * 1024 * 1024)
+    """Largest document slice returned to a caller."""

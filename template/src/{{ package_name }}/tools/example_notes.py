@@ -12,6 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..idempotency import IdempotencyInProgressError, IdempotencyKeyReusedError
+from ..principal import current_principal
 from ..services import Services
 from ..services.example_notes import InvalidCursorError, Note, NoteNotFoundError
 from ..toolkit import Registry
@@ -94,9 +95,9 @@ async def delete_note(
     """Delete a note permanently. A retry with the same idempotency_key returns the first result."""
     services = ctx.request_context.lifespan_context
     try:
-        note = await services.idempotency.run(
-            ("delete_note", idempotency_key), note_id, lambda: services.notes.delete(note_id)
-        )
+        # Keys are per caller: one principal can neither replay nor block another's deletion.
+        key = ("delete_note", current_principal().id, idempotency_key)
+        note = await services.idempotency.run(key, note_id, lambda: services.notes.delete(note_id))
     except NoteNotFoundError:
         raise ToolError(f"No note has id {note_id!r}. Call search_notes or list_notes to find valid ids.") from None
     except IdempotencyKeyReusedError:
@@ -135,9 +136,9 @@ def summarize_note(note_id: NOTE_ID) -> str:
 
 def register(registry: Registry) -> None:
     """Add the note tools, resources and prompt."""
-    registry.tool(title="Search notes", annotations=READ_ONLY)(search_notes)
-    registry.tool(title="List notes", annotations=READ_ONLY)(list_notes)
-    registry.tool(title="Delete note", annotations=DESTRUCTIVE)(delete_note)
+    registry.tool(title="Search notes", annotations=READ_ONLY, scopes=["notes:read"])(search_notes)
+    registry.tool(title="List notes", annotations=READ_ONLY, scopes=["notes:read"])(list_notes)
+    registry.tool(title="Delete note", annotations=DESTRUCTIVE, scopes=["notes:write"])(delete_note)
     registry.resource("notes://guide", name="notes_guide", title="Notes guide", mime_type="text/markdown")(notes_guide)
     registry.resource("notes://{note_id}", name="note", title="Note", mime_type="text/markdown")(note_text)
     registry.prompt(title="Summarize a note")(summarize_note)

@@ -38,4 +38,5 @@ def register(registry: Registry) -> None:
     registry.tool(
         title="Build report",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+        scopes=["reports:read"],
     )(build_report)

@@ -1,0 +1,47 @@
+"""Who is calling: the one accessor tools, logs and limits use for the verified caller.
+
+The principal comes from the credential the HTTP edge verified (an API key or an OAuth token);
+its `id` is stable per caller and safe to log. stdio and in-process calls have no credential:
+they run as the trusted local user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A verified caller."""
+
+    id: str
+    """Stable, loggable identity: `<issuer>|<subject>` for OAuth, the key id for API keys."""
+
+    client_id: str
+    subject: str | None
+    issuer: str | None
+    scopes: frozenset[str]
+    authenticated: bool = True
+
+
+LOCAL = Principal(id="local", client_id="local", subject=None, issuer=None, scopes=frozenset(), authenticated=False)
+"""The caller on stdio or in-process: trusted, with no credential and no scopes to check."""
+
+
+def current_principal() -> Principal:
+    """The caller of the request being handled (LOCAL when there is no credential)."""
+    token = get_access_token()
+    if token is None:
+        return LOCAL
+    issuer = (token.claims or {}).get("iss")
+    subject = token.subject
+    identity = f"{issuer}|{subject}" if issuer and subject else token.client_id
+    return Principal(
+        id=identity,
+        client_id=token.client_id,
+        subject=subject,
+        issuer=str(issuer) if issuer else None,
+        scopes=frozenset(token.scopes),
+    )
