@@ -35,9 +35,20 @@ def new_reference() -> str:
 class McpServer(MCPServer[LifespanT]):
     """`MCPServer` whose tool failures are safe and actionable."""
 
+    _arguments_by_tool: dict[str, frozenset[str]] | None = None
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[LifespanT, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        unknown = await self._unknown_arguments(name, arguments)
+        if unknown:
+            # The SDK ignores unknown arguments; a misspelt optional one would silently do nothing.
+            schema = await self._input_schema(name)
+            listed = ", ".join(repr(arg[:MAX_NAME_CHARS]) for arg in sorted(unknown)[:5])
+            raise ToolError(
+                f"Invalid arguments for {name}: {listed} is not an argument of this tool. "
+                f"Accepted arguments: {accepted_arguments(schema)}."
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -61,6 +72,23 @@ class McpServer(MCPServer[LifespanT]):
             if safe != message:
                 raise ToolError(safe) from None
             raise
+
+    async def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> set[str]:
+        if self._arguments_by_tool is None:
+            # Built once from the registered tools; tools are registered before serving starts.
+            self._arguments_by_tool = {
+                tool.name: frozenset(tool.input_schema.get("properties", {})) for tool in await self.list_tools()
+            }
+        accepted = self._arguments_by_tool.get(name)
+        return set() if accepted is None else set(arguments) - accepted
+
+    def add_tool(self, *args: Any, **kwargs: Any) -> None:
+        self._arguments_by_tool = None
+        super().add_tool(*args, **kwargs)
+
+    def remove_tool(self, name: str) -> None:
+        self._arguments_by_tool = None
+        super().remove_tool(name)
 
     async def _input_schema(self, name: str) -> dict[str, Any]:
         # Only on the error path, so listing every tool here costs nothing on successful calls.

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
@@ -68,12 +68,12 @@ def _pretty_format(record: Record) -> str:
     )
 
 
-def configure_logging(level: str, *, json_lines: bool) -> None:
-    """Send every log record, from any library, to stderr through loguru."""
+def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr) -> None:
+    """Send every log record, from any library, to `sink` (stderr) through loguru."""
     logger.remove()
     logger.configure(patcher=_name_the_logger)
     logger.add(
-        sys.stderr,
+        sink,
         level=level,
         format=_json_format if json_lines else _pretty_format,
         colorize=False if json_lines else None,

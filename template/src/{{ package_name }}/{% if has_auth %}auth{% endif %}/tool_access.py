@@ -36,8 +36,12 @@ def tool_access(policy: ScopePolicy) -> ServerMiddleware[Any]:
         if ctx.method == "tools/list":
             result = await call_next(ctx)
             hidden = policy.hidden_tools(principal.scopes)
-            if hidden and isinstance(result, ListToolsResult):
+            if not hidden:
+                return result
+            if isinstance(result, ListToolsResult):
                 return result.model_copy(update={"tools": [t for t in result.tools if t.name not in hidden]})
+            if isinstance(result, dict) and isinstance(result.get("tools"), list):  # the wire form
+                return {**result, "tools": [t for t in result["tools"] if t.get("name") not in hidden]}
             return result
         name = (ctx.params or {}).get("name")
         missing = policy.missing(name, principal.scopes) if isinstance(name, str) else []
