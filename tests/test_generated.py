@@ -136,9 +136,10 @@ def test_make_run_serves_what_the_readme_promises(project: Path) -> None:
             "Mcp-Method": "tools/call",
             "Mcp-Name": "search_notes",
         }
-        key = re.search(r"mcpk_[A-Za-z0-9_-]+", (project / ".setup-output").read_text())
+        # The credential `make setup` printed: an API key, or a token from the development issuer.
+        key = re.search(r"^  (mcpk_\S+|eyJ\S+)$", (project / ".setup-output").read_text(), re.MULTILINE)
         if key:
-            headers["Authorization"] = f"Bearer {key.group(0)}"
+            headers["Authorization"] = f"Bearer {key.group(1)}"
         body = {
             "jsonrpc": "2.0",
             "id": 1,
