@@ -31,10 +31,9 @@ class FailureThrottle:
 
     def retry_after(self, client: str) -> int:
         """Seconds until `client` may try again (0 when it may try now)."""
-        level = self._level(client)
-        if level < self._capacity:
-            return 0
-        return max(1, math.ceil((level - self._capacity + 1) / self._leak_per_second))
+        # Locked while one more failure would overflow the bucket.
+        excess = self._level(client) + 1 - self._capacity
+        return max(1, math.ceil(excess / self._leak_per_second)) if excess > 0 else 0
 
     def record_failure(self, client: str) -> None:
         """Count one failed attempt."""
