@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,12 @@ LOCAL = Principal(id="local", client_id="local", subject=None, issuer=None, scop
 """The caller on stdio or in-process: trusted, with no credential and no scopes to check."""
 
 
+def principal_id(token: AccessToken) -> str:
+    """The stable identity behind a verified token: `<issuer>|<subject>`, else its client id."""
+    issuer = (token.claims or {}).get("iss")
+    return f"{issuer}|{token.subject}" if issuer and token.subject else token.client_id
+
+
 def current_principal() -> Principal:
     """The caller of the request being handled (LOCAL when there is no credential)."""
     token = get_access_token()
@@ -37,9 +44,8 @@ def current_principal() -> Principal:
         return LOCAL
     issuer = (token.claims or {}).get("iss")
     subject = token.subject
-    identity = f"{issuer}|{subject}" if issuer and subject else token.client_id
     return Principal(
-        id=identity,
+        id=principal_id(token),
         client_id=token.client_id,
         subject=subject,
         issuer=str(issuer) if issuer else None,

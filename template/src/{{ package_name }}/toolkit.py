@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mcp.server import MCPServer
@@ -19,13 +20,30 @@ from mcp.types import ToolAnnotations
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class ToolRules:
+    """What a tool declares about itself beyond its schema."""
+
+    scopes: tuple[str, ...] = ()
+    """Scopes an HTTP caller's credential must grant."""
+
+    rate_per_second: float | None = None
+    """Sustained calls per second per caller for this tool (None: only the caller's overall limit)."""
+
+    burst: int | None = None
+    """Calls a caller may make at once before `rate_per_second` applies (default: one second's worth)."""
+
+    timeout_seconds: float | None = None
+    """Longest a call may run before it is cancelled (None: the server-wide default)."""
+
+
 class Registry:
     """What a tools module may register on the server."""
 
     def __init__(self, mcp: MCPServer[Any]) -> None:
         self._mcp = mcp
-        self.scopes: dict[str, tuple[str, ...]] = {}
-        """Scopes each registered tool needs (HTTP callers only; stdio trusts its user)."""
+        self.rules: dict[str, ToolRules] = {}
+        """What each registered tool declared: scopes, rate, timeout."""
 
     @property
     def server(self) -> MCPServer[Any]:
@@ -40,11 +58,16 @@ class Registry:
         annotations: ToolAnnotations | None = None,
         structured_output: bool | None = None,
         scopes: Sequence[str] = (),
+        rate_per_second: float | None = None,
+        burst: int | None = None,
+        timeout_seconds: float | None = None,
     ) -> Callable[[F], F]:
         """Register an async function as a tool; its docstring is the description the model reads.
 
         `scopes` are the OAuth scopes (or API-key scopes) a caller needs: without them the call is
-        refused with 403 and the tool is left out of the caller's tools/list.
+        refused with 403 and the tool is left out of the caller's tools/list. `rate_per_second` and
+        `burst` add a per-caller limit for this tool; `timeout_seconds` overrides the default
+        deadline. Settings (`LIMITS__TOOLS`) can override both per deployment.
         """
 
         def decorator(fn: F) -> F:
@@ -53,10 +76,17 @@ class Registry:
             if isinstance(scopes, str):
                 raise TypeError(f"scopes of {fn.__name__!r} must be a list of strings, not one string")
             self._mcp.add_tool(fn, name=name, title=title, annotations=annotations, structured_output=structured_output)
-            self.scopes[name or fn.__name__] = tuple(scopes)
+            self.rules[name or fn.__name__] = ToolRules(
+                scopes=tuple(scopes), rate_per_second=rate_per_second, burst=burst, timeout_seconds=timeout_seconds
+            )
             return fn
 
         return decorator
+
+    @property
+    def scopes(self) -> dict[str, tuple[str, ...]]:
+        """Scopes each registered tool needs (HTTP callers only; stdio trusts its user)."""
+        return {name: rules.scopes for name, rules in self.rules.items()}
 
     def resource(
         self,

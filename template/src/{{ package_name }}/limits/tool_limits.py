@@ -1,0 +1,64 @@
+"""Limits at the tool boundary: per-tool rate buckets per caller, and a deadline per call.
+
+Refusals are tool results (`isError`) whose structured content says what happened and how
+long to wait, so a model backs off instead of looping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.types import CallToolResult, TextContent
+
+from ..principal import current_principal
+from .token_bucket import Buckets
+
+
+@dataclass(frozen=True)
+class ToolBudget:
+    """The effective limits of one tool."""
+
+    timeout_seconds: float
+    rate_per_second: float | None = None
+    burst: int | None = None
+
+
+def refusal(text: str, **structured: Any) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured, is_error=True)
+
+
+def tool_limits(budgets: Mapping[str, ToolBudget], default: ToolBudget, buckets: Buckets) -> ServerMiddleware[Any]:
+    """SDK middleware applying each tool's rate and deadline."""
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        name = (ctx.params or {}).get("name")
+        budget = budgets.get(name, default) if isinstance(name, str) else default
+        if budget.rate_per_second is not None:
+            burst = budget.burst or max(1, math.ceil(budget.rate_per_second))
+            wait = await buckets.take(("tool", current_principal().id, name), budget.rate_per_second, burst)
+            if wait:
+                seconds = max(1, math.ceil(wait))
+                return refusal(
+                    f"Rate limited: {name} may be called {budget.rate_per_second:g} times per second. "
+                    f"Wait {seconds} s before calling it again.",
+                    error="rate_limited",
+                    retry_after_seconds=seconds,
+                )
+        with anyio.move_on_after(budget.timeout_seconds):
+            return await call_next(ctx)
+        # Only the deadline's own cancellation ends up here; the tool has been cancelled.
+        return refusal(
+            f"{name} did not finish within {budget.timeout_seconds:g} s and was cancelled. "
+            "Ask for less work per call (for example fewer items), or retry later.",
+            error="timeout",
+            timeout_seconds=budget.timeout_seconds,
+        )
+
+    return middleware
