@@ -8,11 +8,19 @@ from collections.abc import Callable, Hashable
 from typing import Protocol
 
 
+class LimiterUnavailableError(RuntimeError):
+    """The shared bucket store cannot be reached and is configured to fail closed."""
+
+
 class Buckets(Protocol):
     """A store of token buckets; the Redis backend implements the same call."""
 
     async def take(self, key: Hashable, rate: float, burst: int, cost: float = 1.0) -> float:
-        """Take `cost` tokens from the bucket `key`; return 0 if allowed, else seconds until it would be."""
+        """Take `cost` tokens from the bucket `key`; return 0 if allowed, else seconds until it would be.
+
+        Raises:
+            LimiterUnavailableError: the store is down and configured to fail closed.
+        """
 
 
 class MemoryBuckets:

@@ -16,7 +16,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, Server
 from mcp.types import CallToolResult, TextContent
 
 from ..principal import current_principal
-from .token_bucket import Buckets
+from .token_bucket import Buckets, LimiterUnavailableError
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,14 @@ def tool_limits(budgets: Mapping[str, ToolBudget], default: ToolBudget, buckets:
         budget = budgets.get(name, default) if isinstance(name, str) else default
         if budget.rate_per_second is not None:
             burst = budget.burst or max(1, math.ceil(budget.rate_per_second))
-            wait = await buckets.take(("tool", current_principal().id, name), budget.rate_per_second, burst)
+            try:
+                wait = await buckets.take(("tool", current_principal().id, name), budget.rate_per_second, burst)
+            except LimiterUnavailableError:
+                return refusal(
+                    "Rate limiting is temporarily unavailable, so this call was not run. Retry in a few seconds.",
+                    error="rate_limit_unavailable",
+                    retry_after_seconds=1,
+                )
             if wait:
                 seconds = max(1, math.ceil(wait))
                 return refusal(
