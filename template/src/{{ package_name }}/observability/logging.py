@@ -80,6 +80,7 @@ def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr
         enqueue=True,  # formatting and writing happen off the event loop
         diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
         backtrace=False,
+        filter=lambda record: "audit_json" not in record["extra"],  # audit records have their own sink
     )
     # The root level filters stdlib records before they are built, so libraries' DEBUG calls
     # cost nothing unless DEBUG is on.

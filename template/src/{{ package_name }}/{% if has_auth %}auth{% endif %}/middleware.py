@@ -11,8 +11,7 @@ out for repeated failures.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from loguru import logger
@@ -66,6 +65,7 @@ class AuthMiddleware:
         max_body_bytes: int,
         protected_path: str = "/mcp",
         accept_api_key_header: bool = False,
+        on_refusal: Callable[[str], None] = lambda _reason: None,
     ) -> None:
         self.app = app
         self.verifiers = tuple(verifiers)
@@ -75,8 +75,8 @@ class AuthMiddleware:
         self.max_body_bytes = max_body_bytes
         self.protected_paths = {protected_path, protected_path + "/"}
         self.accept_api_key_header = accept_api_key_header
-        self.failures: Counter[str] = Counter()
-        """Refusals by reason: missing_credential, invalid_credential, insufficient_scope, throttled."""
+        self.on_refusal = on_refusal
+        """Told the reason of every refusal: missing_credential, invalid_credential, insufficient_scope, throttled."""
         # Built once: refusals are on the hot path of every scanner and misconfigured client.
         how = "'Authorization: Bearer <token>'" + (" or 'X-API-Key: <key>'" if accept_api_key_header else "")
         self.missing = _response(
@@ -167,7 +167,7 @@ class AuthMiddleware:
         return tool, replay
 
     async def _refuse(self, reason: str, client: str, response: _Response, send: Send) -> None:
-        self.failures[reason] += 1
+        self.on_refusal(reason)
         logger.bind(reason=reason, client=client).info("MCP request refused: {}", reason)
         await response(send)
 

@@ -1,0 +1,130 @@
+"""Every Prometheus metric this server exports, bound to one registry per app.
+
+Names follow the OpenTelemetry MCP semantic conventions (`mcp.server.operation.duration` with
+`mcp.method.name`, `gen_ai.tool.name`, `error.type`, `network.transport`,
+`mcp.protocol.version`), so dashboards line up with the SDK's spans. Every label comes from a
+bounded set: unknown tool names, methods and versions collapse into "other".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
+
+METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "notifications/initialized",
+        "notifications/cancelled",
+    }
+)
+VERSIONS = frozenset(KNOWN_PROTOCOL_VERSIONS)
+OTHER = "other"
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+SIZE_BUCKETS = (128, 512, 2048, 8192, 32_768, 131_072, 524_288, 2_097_152)
+
+
+def multiprocess_dir() -> str | None:
+    """Where worker processes share metric files (set for `--workers` above 1), if anywhere."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The metric families, and bounded label values for them."""
+
+    def __init__(self, tools: Iterable[str], *, version: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.tools = frozenset(tools)
+        r = self.registry
+        self.operation_seconds = Histogram(
+            "mcp_server_operation_duration_seconds",
+            "Duration of MCP requests handled by the server.",
+            ("mcp_method_name", "gen_ai_tool_name", "error_type", "network_transport", "mcp_protocol_version"),
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.tool_errors = Counter(
+            "mcp_server_tool_errors_total",
+            "Tool calls that returned isError, by error type.",
+            ("gen_ai_tool_name", "error_type"),
+            registry=r,
+        )
+        self.tool_result_bytes = Histogram(
+            "mcp_server_tool_result_bytes",
+            "Size of tool results sent to the client (context-window creep shows here).",
+            ("gen_ai_tool_name",),
+            buckets=SIZE_BUCKETS,
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "mcp_server_auth_failures_total",
+            "Requests refused by authentication or authorization.",
+            ("reason",),
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "mcp_server_rate_limited_total", "Requests or tool calls refused by a rate limit.", ("scope",), registry=r
+        )
+        self.concurrency_refused = Counter(
+            "mcp_server_concurrency_refused_total",
+            "Requests refused because too many were in flight.",
+            ("scope",),
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "mcp_server_tool_calls_in_flight", "Tool calls running now.", multiprocess_mode="livesum", registry=r
+        )
+        self.sessions = Gauge(
+            "mcp_server_active_sessions",
+            "Open legacy (pre-2026) sessions; 0 when the legacy leg is stateless.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.rate_limit_backend_errors = Counter(
+            "mcp_server_rate_limit_backend_errors_total",
+            "Rate-limit takes that could not reach the backend.",
+            registry=r,
+        )
+        self.build = Gauge(
+            "mcp_server_build_info",
+            "Version of this server (always 1).",
+            ("version",),
+            multiprocess_mode="max",
+            registry=r,
+        )
+        self.build.labels(version).set(1)
+
+    def tool_label(self, name: object) -> str:
+        """`name` when it is a registered tool, else "other" (arbitrary input never makes a series)."""
+        return name if isinstance(name, str) and name in self.tools else OTHER
+
+    @staticmethod
+    def method_label(method: str) -> str:
+        return method if method in METHODS else OTHER
+
+    @staticmethod
+    def version_label(version: str | None) -> str:
+        return version if version in VERSIONS else OTHER
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What /metrics serves: this registry, or all workers' files in multiprocess mode."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return registry
