@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -20,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
+from .observability.request_context import current_request_id
 from .redaction import redact
 
 LifespanT = TypeVar("LifespanT")
@@ -28,8 +28,8 @@ MAX_NAME_CHARS = 64
 
 
 def new_reference() -> str:
-    """A short id that ties a client-visible error to its log record."""
-    return secrets.token_hex(6)
+    """The id that ties a client-visible error to its log records: the request id when there is one."""
+    return current_request_id()
 
 
 class McpServer(MCPServer[LifespanT]):

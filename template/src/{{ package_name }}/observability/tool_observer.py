@@ -68,7 +68,9 @@ def observe(metrics: Metrics, transport: str, *, audit: bool = True) -> ServerMi
             metrics.operation_seconds.labels(method, tool, error_type or "", network, version).observe(seconds)
             if ctx.method == "tools/call":
                 metrics.in_flight.dec()
-                _tool_call_done(metrics, params, tool, error_type, result, seconds, audit=audit)
+                # Over HTTP without authentication the caller is anonymous, not the trusted local user.
+                anonymous = ctx.request is not None
+                _tool_call_done(metrics, params, tool, error_type, result, seconds, audit=audit, anonymous=anonymous)
 
     return middleware
 
@@ -82,6 +84,7 @@ def _tool_call_done(
     seconds: float,
     *,
     audit: bool,
+    anonymous: bool,
 ) -> None:
     size = len(pydantic_core.to_json(result)) if result is not None else 0
     metrics.tool_result_bytes.labels(tool).observe(size)
@@ -90,6 +93,7 @@ def _tool_call_done(
         if error_type == "rate_limited":
             metrics.rate_limited.labels("tool").inc()
     principal = current_principal()
+    who = "anonymous" if anonymous and not principal.authenticated else principal.id
     arguments = params.get("arguments") or {}
     arguments_digest = digest(arguments)
     request_id = current_request_id()
@@ -98,7 +102,7 @@ def _tool_call_done(
     duration_ms = round(seconds * 1000, 3)
     logger.bind(
         request_id=request_id,
-        principal=principal.id,
+        principal=who,
         tool=name,
         outcome=outcome,
         duration_ms=duration_ms,
@@ -111,7 +115,7 @@ def _tool_call_done(
         idempotency_key = arguments.get("idempotency_key") if isinstance(arguments, dict) else None
         record_tool_call(
             request_id=request_id,
-            principal=principal.id,
+            principal=who,
             client_id=principal.client_id,
             issuer=principal.issuer,
             tool=name,
