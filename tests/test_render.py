@@ -13,8 +13,8 @@ import yaml
 
 from .conftest import answer_sets, load_answers, render, tree
 
-# Helm templates and GitHub workflows legitimately contain {{ }}; they are copied verbatim.
-FOREIGN_TEMPLATES = re.compile(r"^(charts/[^/]+/templates/|\.github/workflows/)")
+# Helm templates, Grafana dashboards and GitHub workflows legitimately contain {{ }}; copied verbatim.
+FOREIGN_TEMPLATES = re.compile(r"^(charts/[^/]+/(templates|dashboards)/|\.github/workflows/)")
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|\[\[\s*\w+\s*\]\]")
 
 
