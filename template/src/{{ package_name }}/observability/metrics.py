@@ -9,7 +9,7 @@ bounded set: unknown tool names, methods and versions collapse into "other".
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -107,6 +107,12 @@ class Metrics:
             registry=r,
         )
         self.build.labels(version).set(1)
+
+    def count_sessions(self, count: Callable[[], int]) -> None:
+        """Report open legacy sessions from `count` at scrape time (single process only: in
+        multiprocess mode each worker's sessions are its own and the gauge stays 0)."""
+        if multiprocess_dir() is None:
+            self.sessions.set_function(count)
 
     def tool_label(self, name: object) -> str:
         """`name` when it is a registered tool, else "other" (arbitrary input never makes a series)."""
