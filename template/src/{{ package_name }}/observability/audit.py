@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from loguru import logger
 
 from ..redaction import redact
+from .logging import background
 
 SECRET_NAME = re.compile(r"(?i)pass(word)?|secret|token|api[_-]?key|credential|authorization|cookie")
 MAX_STRING = 256
@@ -59,13 +60,15 @@ def configure_audit(destination: str) -> None:
     """Send audit records to `destination`: "stdout", "stderr", "off", or a file path (appended)."""
     if destination == "off":
         return
-    sink: TextIO | Path = {"stdout": sys.stdout, "stderr": sys.stderr}.get(destination) or Path(destination)
+    stream: TextIO = {"stdout": sys.stdout, "stderr": sys.stderr}.get(destination) or Path(destination).open(  # noqa: SIM115 - kept open for the life of the process
+        "a", encoding="utf-8"
+    )
     logger.add(
-        sink,
+        background(stream),
         level="INFO",
-        format="{extra[audit_json]}",
+        format="{extra[audit_json]}\n",
         filter=lambda record: "audit_json" in record["extra"],
-        enqueue=True,
+        colorize=False,
         diagnose=False,
         backtrace=False,
     )

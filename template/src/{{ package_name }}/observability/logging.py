@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from loguru import logger
 
 from ..redaction import redact
+from .background_sink import BackgroundSink
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -68,16 +69,32 @@ def _pretty_format(record: Record) -> str:
     )
 
 
+_sinks: list[BackgroundSink] = []
+
+
+def background(stream: TextIO) -> BackgroundSink:
+    """A sink writing to `stream` off the event loop (remembered so `flush_logs` can wait for it)."""
+    sink = BackgroundSink(stream)
+    _sinks.append(sink)
+    return sink
+
+
+def flush_logs() -> None:
+    """Wait until every record logged so far has been written."""
+    for sink in _sinks:
+        sink.flush()
+
+
 def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr) -> None:
     """Send every log record, from any library, to `sink` (stderr) through loguru."""
     logger.remove()
     logger.configure(patcher=_name_the_logger)
+    colorize = False if json_lines else sink.isatty()
     logger.add(
-        sink,
+        background(sink),  # the event loop only formats and queues; a thread writes
         level=level,
         format=_json_format if json_lines else _pretty_format,
-        colorize=False if json_lines else None,
-        enqueue=True,  # formatting and writing happen off the event loop
+        colorize=colorize,
         diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
         backtrace=False,
         filter=lambda record: "audit_json" not in record["extra"],  # audit records have their own sink

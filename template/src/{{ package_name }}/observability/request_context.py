@@ -19,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..principal import principal_id
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+request_facts_var: ContextVar[dict[str, object] | None] = ContextVar("request_facts", default=None)
+"""Fields a handler adds to its request's log record (tool calls do: one record per call, not two).
+A dict rather than a value so tasks spawned for the request, which copy the context, share it."""
 
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -67,18 +70,26 @@ class RequestContextMiddleware:
             await send(message)
 
         token = request_id_var.set(request_id)
+        facts: dict[str, object] = {}
+        facts_token = request_facts_var.set(facts)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+            request_facts_var.reset(facts_token)
             if scope["path"] in self.logged_paths:
-                self._log(scope, request_id, status, time.perf_counter() - started)
+                self._log(scope, request_id, status, time.perf_counter() - started, facts)
 
     @staticmethod
-    def _log(scope: Scope, request_id: str, status: int, seconds: float) -> None:
+    def _log(scope: Scope, request_id: str, status: int, seconds: float, facts: dict[str, object]) -> None:
         headers = dict(scope["headers"])
         user = scope.get("user")
+        if "tool" in facts:
+            logger.bind(request_id=request_id, status=status, **facts).info(
+                "Tool call {} -> {} ({})", facts["tool"], facts.get("outcome"), status
+            )
+            return
         logger.bind(
             request_id=request_id,
             http_method=scope["method"],

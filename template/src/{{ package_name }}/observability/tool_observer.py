@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from ..principal import current_principal
 from .audit import digest, preview, record_tool_call
 from .metrics import Metrics
-from .request_context import current_request_id
+from .request_context import current_request_id, request_facts_var
 from .tracing import current_trace_id
 
 
@@ -100,16 +100,20 @@ def _tool_call_done(
     name = str(params.get("name", ""))[:64]
     outcome = "ok" if error_type is None else error_type
     duration_ms = round(seconds * 1000, 3)
-    logger.bind(
-        request_id=request_id,
-        principal=who,
-        tool=name,
-        outcome=outcome,
-        duration_ms=duration_ms,
-        result_bytes=size,
-        arguments_sha256=arguments_digest,
-        trace_id=current_trace_id(),
-    ).info("Tool call {} -> {}", name, outcome)
+    fields = {
+        "principal": who,
+        "tool": name,
+        "outcome": outcome,
+        "duration_ms": duration_ms,
+        "result_bytes": size,
+        "arguments_sha256": arguments_digest,
+        "trace_id": current_trace_id(),
+    }
+    facts = request_facts_var.get()
+    if facts is not None:
+        facts.update(fields)  # the HTTP request's own record carries the call
+    else:
+        logger.bind(request_id=request_id, **fields).info("Tool call {} -> {}", name, outcome)
     if audit:
         shown, complete = preview(arguments)
         idempotency_key = arguments.get("idempotency_key") if isinstance(arguments, dict) else None
