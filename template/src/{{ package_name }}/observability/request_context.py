@@ -100,4 +100,5 @@ class RequestContextMiddleware:
             mcp_name=headers.get(b"mcp-name", b"").decode("latin-1")[:64] or None,
             protocol_version=headers.get(b"mcp-protocol-version", b"").decode("latin-1")[:16] or None,
             client=scope["client"][0] if scope.get("client") else None,
+            refusal=scope.get("mcp.refusal"),
         ).info("MCP request {} {} -> {}", scope["method"], scope["path"], status)

@@ -100,16 +100,16 @@ class AuthMiddleware:
         client = scope["client"][0] if scope.get("client") else "unknown"
         retry_after = self.throttle.retry_after(client)
         if retry_after:
-            await self._refuse("throttled", client, self._throttled(retry_after), send)
+            await self._refuse("throttled", client, self._throttled(retry_after), scope, send)
             return
         credential = bearer_credential(scope["headers"], accept_api_key_header=self.accept_api_key_header)
         if credential is None:
-            await self._refuse("missing_credential", client, self.missing, send)
+            await self._refuse("missing_credential", client, self.missing, scope, send)
             return
         token = await self._verify(credential)
         if token is None:
             self.throttle.record_failure(client)
-            await self._refuse("invalid_credential", client, self.invalid, send)
+            await self._refuse("invalid_credential", client, self.invalid, scope, send)
             return
 
         granted = frozenset(token.scopes)
@@ -117,7 +117,7 @@ class AuthMiddleware:
             tool, receive = await self._called_tool(scope, receive)
             missing = self.policy.missing(tool, granted) if tool else []
             if tool and missing:
-                await self._refuse("insufficient_scope", client, self._forbidden(tool, missing), send)
+                await self._refuse("insufficient_scope", client, self._forbidden(tool, missing), scope, send)
                 return
 
         user = AuthenticatedUser(token)
@@ -166,9 +166,10 @@ class AuthMiddleware:
 
         return tool, replay
 
-    async def _refuse(self, reason: str, client: str, response: _Response, send: Send) -> None:
+    async def _refuse(self, reason: str, client: str, response: _Response, scope: Scope, send: Send) -> None:
         self.on_refusal(reason)
-        logger.bind(reason=reason, client=client).info("MCP request refused: {}", reason)
+        scope["mcp.refusal"] = reason  # the request's log record says why
+        logger.bind(reason=reason, client=client).debug("MCP request refused: {}", reason)
         await response(send)
 
     def _forbidden(self, tool: str, missing: list[str]) -> _Response:
