@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from loguru import logger
-
 from ..redaction import redact
+from .background_sink import BackgroundSink
 from .logging import background
 
 SECRET_NAME = re.compile(r"(?i)pass(word)?|secret|token|api[_-]?key|credential|authorization|cookie")
@@ -56,24 +55,25 @@ def preview(value: object, depth: int = 0) -> tuple[object, bool]:
     return value, True
 
 
-def configure_audit(destination: str) -> None:
-    """Send audit records to `destination`: "stdout", "stderr", "off", or a file path (appended)."""
+_sink: BackgroundSink | None = None
+
+
+def configure_audit(destination: str | TextIO) -> None:
+    """Send audit records to `destination`: "stdout", "stderr", "off", a file path (appended), or a stream."""
+    global _sink  # one audit trail per process, configured at start-up
     if destination == "off":
+        _sink = None
         return
-    stream: TextIO = {"stdout": sys.stdout, "stderr": sys.stderr}.get(destination) or Path(destination).open(  # noqa: SIM115 - kept open for the life of the process
-        "a", encoding="utf-8"
-    )
-    logger.add(
-        background(stream),
-        level="INFO",
-        format="{extra[audit_json]}\n",
-        filter=lambda record: "audit_json" in record["extra"],
-        colorize=False,
-        diagnose=False,
-        backtrace=False,
-    )
+    if isinstance(destination, str):
+        stream: TextIO = {"stdout": sys.stdout, "stderr": sys.stderr}.get(destination) or Path(destination).open(  # noqa: SIM115 - kept open for the life of the process
+            "a", encoding="utf-8"
+        )
+    else:
+        stream = destination
+    _sink = background(stream, role="audit")
 
 
 def record_tool_call(**fields: Any) -> None:
-    """Write one audit record (the JSON is built here, on the caller, so the sink only writes)."""
-    logger.bind(audit_json=json.dumps({"type": "tool_call", **fields}, default=str, ensure_ascii=False)).info("audit")
+    """Write one audit record: serialized here, written by the sink's thread (no logging machinery)."""
+    if _sink is not None:
+        _sink(json.dumps({"type": "tool_call", **fields}, default=str, ensure_ascii=False) + "\n")

@@ -69,19 +69,22 @@ def _pretty_format(record: Record) -> str:
     )
 
 
-_sinks: list[BackgroundSink] = []
+_sinks: dict[str, BackgroundSink] = {}
 
 
-def background(stream: TextIO) -> BackgroundSink:
-    """A sink writing to `stream` off the event loop (remembered so `flush_logs` can wait for it)."""
-    sink = BackgroundSink(stream)
-    _sinks.append(sink)
+def background(stream: TextIO, *, role: str = "log") -> BackgroundSink:
+    """A sink writing to `stream` off the event loop, replacing (after draining) the previous one
+    of the same role; `flush_logs` waits for all of them."""
+    previous = _sinks.pop(role, None)
+    if previous is not None:
+        previous.close()
+    sink = _sinks[role] = BackgroundSink(stream)
     return sink
 
 
 def flush_logs() -> None:
     """Wait until every record logged so far has been written."""
-    for sink in _sinks:
+    for sink in list(_sinks.values()):
         sink.flush()
 
 
@@ -97,7 +100,6 @@ def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr
         colorize=colorize,
         diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
         backtrace=False,
-        filter=lambda record: "audit_json" not in record["extra"],  # audit records have their own sink
     )
     # The root level filters stdlib records before they are built, so libraries' DEBUG calls
     # cost nothing unless DEBUG is on.
