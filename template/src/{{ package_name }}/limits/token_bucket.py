@@ -32,10 +32,6 @@ class MemoryBuckets:
         self._clock = clock
 
     async def take(self, key: Hashable, rate: float, burst: int, cost: float = 1.0) -> float:
-        return self.take_now(key, rate, burst, cost)
-
-    def take_now(self, key: Hashable, rate: float, burst: int, cost: float = 1.0) -> float:
-        """`take` without awaiting: the in-memory path never blocks."""
         now = self._clock()
         tokens, updated = self._buckets.get(key, (float(burst), now))
         tokens = min(float(burst), tokens + (now - updated) * rate)

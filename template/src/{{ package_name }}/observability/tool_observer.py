@@ -7,7 +7,6 @@ scope and limit middleware as well as tool results and protocol errors.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -37,14 +36,13 @@ def _error_type(result: object) -> str | None:
 def observe(metrics: Metrics, transport: str, *, audit: bool = True) -> ServerMiddleware[Any]:
     """SDK middleware recording duration, outcome and size of every request."""
     network = "tcp" if transport == "http" else "pipe"
-    clock: Callable[[], float] = time.perf_counter
 
     async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         method = metrics.method_label(ctx.method)
         version = metrics.version_label(ctx.protocol_version)
         params = ctx.params or {}
         tool = metrics.tool_label(params.get("name")) if ctx.method == "tools/call" else ""
-        started = clock()
+        started = time.perf_counter()
         error_type: str | None = None
         result: HandlerResult = None
         if ctx.method == "tools/call":
@@ -64,7 +62,7 @@ def observe(metrics: Metrics, transport: str, *, audit: bool = True) -> ServerMi
             error_type = _error_type(result) if ctx.method == "tools/call" else None
             return result
         finally:
-            seconds = clock() - started
+            seconds = time.perf_counter() - started
             metrics.operation_seconds.labels(method, tool, error_type or "", network, version).observe(seconds)
             if ctx.method == "tools/call":
                 metrics.in_flight.dec()
