@@ -11,7 +11,7 @@ from ..conftest import make_server
 pytestmark = pytest.mark.anyio
 
 
-async def test_report_sends_progress_for_every_section(client: Client) -> None:
+async def test_report_sends_progress_for_every_section() -> None:
     """The caller sees one progress update per section, then the report."""
     updates: list[tuple[float, float | None]] = []
     all_arrived = anyio.Event()
@@ -21,7 +21,9 @@ async def test_report_sends_progress_for_every_section(client: Client) -> None:
         if len(updates) == 3:
             all_arrived.set()
 
-    result = await client.call_tool("build_report", {"topic": "uptime", "sections": 3}, progress_callback=on_progress)
+    async with Client(make_server(services={"report_step_seconds": 0.0})) as client:
+        args = {"topic": "uptime", "sections": 3}
+        result = await client.call_tool("build_report", args, progress_callback=on_progress)
     assert result.structured_content is not None
     assert len(result.structured_content["sections"]) == 3
     with anyio.fail_after(2):

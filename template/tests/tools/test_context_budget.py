@@ -1,17 +1,30 @@
-"""What the model reads costs context: keep descriptions short and the tool list small."""
+"""What the model reads costs context: keep descriptions short and the tool list small.
+
+This file is yours (seeded once): tune the budget as your tool set grows.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 from mcp import Client
+
+from ..conftest import make_server
 
 pytestmark = pytest.mark.anyio
 
 MAX_DESCRIPTION_WORDS = 50
 TOOLS_LIST_BUDGET_BYTES = 12_000
 """Raise deliberately when adding tools: every byte is sent to the model on each session."""
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    """Your tools only: the template's test probes never reach your users' models."""
+    async with Client(make_server(test_fixtures=False), raise_exceptions=True) as connected:
+        yield connected
 
 
 async def test_every_tool_description_is_at_most_fifty_words(client: Client) -> None:
