@@ -1,0 +1,226 @@
+"""`copier update` from every release to the working tree: clean, equal to a fresh render, user code kept.
+
+Copier exits 0 even when an update conflicts, so every check here looks for conflicts itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import CANDIDATE, ROOT, git, load_answers, render, sh, tree
+from .test_generated import project_env
+
+pytestmark = pytest.mark.slow
+
+COPIER = str(Path(sys.executable).with_name("copier"))
+ANSWERS = "default"
+PACKAGE = "notes_mcp"
+
+
+def release_tags() -> list[str]:
+    """Release tags, newest first (UPDATE_FROM_LAST_N_TAGS limits how many)."""
+    tags = sh("git", "tag", "--list", "v*", "--sort=-v:refname", cwd=ROOT, check=False).stdout.split()
+    limit = int(os.environ.get("UPDATE_FROM_LAST_N_TAGS", "0")) or None
+    return tags[:limit]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "release_tag" in metafunc.fixturenames:
+        tags = release_tags()
+        if not tags and (os.environ.get("REQUIRE_TAGS") or os.environ.get("CI")):
+            raise pytest.UsageError("no release tags to update from: clone with tags (fetch-depth: 0)")
+        metafunc.parametrize("release_tag", tags or [pytest.param(None, marks=pytest.mark.skip(reason="no tags"))])
+
+
+def commit_all(project: Path, message: str) -> None:
+    if not (project / ".git").exists():
+        git("init", "-q", cwd=project)
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "--allow-empty", "-m", message, cwd=project)
+
+
+def answers(project: Path) -> dict[str, Any]:
+    data = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def assert_no_conflicts(project: Path) -> None:
+    """No unmerged paths, no .rej files, no conflict markers: what `copier update` leaves silently."""
+    unmerged = git("ls-files", "-u", cwd=project)
+    rejects = [p for p in project.rglob("*.rej") if ".git" not in p.parts]
+    markers = sh("git", "diff", "--check", "HEAD", cwd=project, check=False)
+    assert not unmerged, f"unmerged paths:\n{unmerged}"
+    assert not rejects, f".rej files: {rejects}"
+    assert markers.returncode == 0, f"conflict markers:\n{markers.stdout}"
+
+
+def update(project: Path, *extra: str) -> None:
+    """`copier update --defaults` to the newest tag (the candidate), as a user runs it."""
+    sh(COPIER, "update", "--defaults", "--quiet", *extra, str(project), cwd=project)
+
+
+# A user who added a tool, a service and a setting, with a test, through the seams only.
+USER_SERVICE = '''"""Greetings: a service the user added."""
+
+
+class Greeter:
+    """Builds greetings."""
+
+    def __init__(self, opening: str) -> None:
+        self._opening = opening
+
+    def greet(self, name: str) -> str:
+        """A greeting for `name`."""
+        return f"{self._opening}, {name}!"
+'''
+
+USER_TOOL = '''"""A tool the user added."""
+
+from mcp.server.mcpserver import Context
+
+from ..services import Services
+from ..toolkit import Registry
+
+
+async def greet(name: str, ctx: Context[Services]) -> str:
+    """Greet someone by name."""
+    return ctx.request_context.lifespan_context.greeter.greet(name)
+
+
+def register(registry: Registry) -> None:
+    """Add the greeting tool."""
+    registry.tool(title="Greet")(greet)
+'''
+
+USER_TEST = '''"""The user's test of their tool."""
+
+import pytest
+from mcp import Client
+
+from ..conftest import make_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_greet_uses_the_configured_opening() -> None:
+    async with Client(make_server(services={"greeting": "Howdy"})) as client:
+        result = await client.call_tool("greet", {"name": "Ada"})
+    assert not result.is_error
+    assert "Howdy, Ada!" in str(result.content)
+'''
+
+USER_SETTING = '''
+    greeting: str = "Hello"
+    """How the greet tool opens its answer."""
+'''
+
+
+def add_user_code(project: Path) -> dict[str, str]:
+    """Add a service, a setting, a tool and its test; return the user-written files' texts."""
+    pkg = project / "src" / PACKAGE
+    (pkg / "services" / "greeting.py").write_text(USER_SERVICE)
+    (pkg / "tools" / "greet.py").write_text(USER_TOOL)
+    (project / "tests" / "tools" / "test_greet.py").write_text(USER_TEST)
+    settings = pkg / "services" / "settings.py"
+    settings.write_text(settings.read_text() + USER_SETTING)
+    init = pkg / "services" / "__init__.py"
+    text = init.read_text()
+    text = text.replace(
+        "from .settings import ServiceSettings", "from .greeting import Greeter\nfrom .settings import ServiceSettings"
+    )
+    text = re.sub(r"(\n    idempotency: IdempotencyCache\n)", r"\1    greeter: Greeter\n", text, count=1)
+    text = re.sub(
+        r"(\n        idempotency=IdempotencyCache\(.*\),\n)",
+        r"\1        greeter=Greeter(settings.greeting),\n",
+        text,
+        count=1,
+    )
+    assert text.count("Greeter") == 3, "the seeded services/__init__.py changed shape; update this simulation"
+    init.write_text(text)
+    paths = [
+        "src/notes_mcp/services/greeting.py",
+        "src/notes_mcp/tools/greet.py",
+        "tests/tools/test_greet.py",
+        "src/notes_mcp/services/settings.py",
+        "src/notes_mcp/services/__init__.py",
+    ]
+    return {path: (project / path).read_text() for path in paths}
+
+
+def user_owned(path: str) -> bool:
+    """Files an updated project may legitimately hold differently from a fresh render."""
+    return path.startswith(
+        (
+            ".copier-answers.yml",
+            "CHANGELOG.md",
+            f"src/{PACKAGE}/tools/",
+            f"src/{PACKAGE}/services/",
+            "tests/tools/",
+            "tests/services/",
+        )
+    )
+
+
+def test_update_from_each_release_is_clean_and_keeps_the_users_code(release_tag: str, tmp_path: Path) -> None:
+    """Render at the release, add user code, update: no conflict, user code intact, template files
+    equal to a fresh render, the project's own checks pass, and a second update changes nothing."""
+    data = load_answers(ANSWERS)
+    fresh = render(tmp_path / "fresh", data)
+    project = render(tmp_path / "project", data, ref=release_tag)
+    commit_all(project, f"chore: scaffold from {release_tag}")
+    written = add_user_code(project)
+    commit_all(project, "feat: greet tool")
+
+    update(project, "--trust")
+    assert_no_conflicts(project)
+    assert answers(project)["_commit"] == CANDIDATE
+    for path, text in written.items():
+        assert (project / path).read_text() == text, f"the update changed the user's {path}"
+    got, want = tree(project), tree(fresh)
+    template_paths = {p for p in want if not user_owned(p)}
+    missing = sorted(p for p in template_paths if p not in got)
+    differing = sorted(p for p in template_paths if p in got and got[p] != want[p])
+    extra = sorted(p for p in got if p not in want and not user_owned(p))
+    assert (missing, differing, extra) == ([], [], []), "updated project differs from a fresh render"
+
+    commit_all(project, "chore: update the template")
+    update(project, "--trust")
+    assert git("status", "--porcelain", cwd=project) == "", "a second update changed files"
+
+    sh("make", "setup", cwd=project, env=project_env())
+    sh("make", "check", cwd=project, env=project_env())
+
+
+def test_the_conflict_check_detects_a_conflict(tmp_path: Path) -> None:
+    """A user edit on a line the update also changes is reported: the checks above can fail."""
+    tags = release_tags()
+    if not tags:
+        pytest.skip("no release tags")
+    project = render(tmp_path / "project", load_answers(ANSWERS), ref=tags[-1])
+    commit_all(project, "chore: scaffold")
+    # The oldest release's Makefile and the candidate's differ; edit every line of it.
+    makefile = project / "Makefile"
+    makefile.write_text("".join(f"{line.rstrip()} # edited\n" for line in makefile.read_text().splitlines()))
+    commit_all(project, "chore: local edits")
+    update(project, "--trust")
+    with pytest.raises(AssertionError, match=r"conflict markers|unmerged|\.rej"):
+        assert_no_conflicts(project)
+
+
+def test_update_refuses_a_dirty_project(tmp_path: Path) -> None:
+    """Uncommitted work is never overwritten: copier refuses, the file is untouched."""
+    project = render(tmp_path / "project", load_answers(ANSWERS))
+    commit_all(project, "chore: scaffold")
+    (project / "README.md").write_text("work in progress\n")
+    result = sh(COPIER, "update", "--defaults", "--quiet", str(project), cwd=project, check=False)
+    assert result.returncode != 0
+    assert "dirty" in (result.stdout + result.stderr).lower()
+    assert (project / "README.md").read_text() == "work in progress\n"
