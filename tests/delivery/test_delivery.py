@@ -162,6 +162,26 @@ def test_shutdown_timing_and_security_context_follow_the_values(name: str) -> No
     assert pod["automountServiceAccountToken"] is False
 
 
+def selects(match_labels: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in match_labels.items())
+
+
+@pytest.mark.parametrize("name", WITH_HELM)
+def test_helm_test_reaches_the_server_through_the_network_policy(name: str) -> None:
+    """The test pod is outside the policy's egress lockdown and inside its ingress allowance."""
+    docs = manifests(chart_dir(name), {"networkPolicy": {"enabled": True}})
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    test_pod = next(d for d in docs if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])
+    server = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["metadata"]["labels"]
+    labels = test_pod["metadata"]["labels"]
+    assert selects(policy["spec"]["podSelector"]["matchLabels"], server)
+    assert not selects(policy["spec"]["podSelector"]["matchLabels"], labels)
+    sources = [
+        peer["podSelector"]["matchLabels"] for peer in policy["spec"]["ingress"][0]["from"] if "podSelector" in peer
+    ]
+    assert any(selects(source, labels) for source in sources)
+
+
 @pytest.mark.parametrize("name", WITH_HELM)
 @pytest.mark.parametrize(
     ("values", "message"),
