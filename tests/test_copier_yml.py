@@ -40,10 +40,21 @@ def test_versions_are_quoted_strings() -> None:
     assert all(isinstance(v, str) for v in QUESTIONS["python_version"]["choices"])
 
 
-def test_no_tasks_or_extensions_so_no_trust_is_needed() -> None:
-    """Tasks and Jinja extensions force --trust on every copy and update."""
+def test_no_tasks_or_extensions_so_copy_needs_no_trust() -> None:
+    """Tasks and Jinja extensions would force --trust on every copy; migrations only on the updates they apply to."""
     assert "_tasks" not in CONFIG
     assert "_jinja_extensions" not in CONFIG
+
+
+def test_every_migration_is_a_hook_script_with_a_test() -> None:
+    """Migrations run stdlib scripts under hooks/migrations/, pinned to a version, and each one is tested."""
+    tests = (ROOT / "tests" / "test_update.py").read_text()
+    for migration in CONFIG.get("_migrations", []):
+        assert set(migration) == {"version", "when", "command"}, migration
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", migration["version"])
+        script = migration["command"][-1].removeprefix("{{ _copier_conf.src_path }}/")
+        assert (ROOT / script).is_file(), script
+        assert f"test_migration_{migration['version'].replace('.', '_')}_" in tests, f"no test for {script}"
 
 
 def test_conditional_paths_keep_the_suffix_outside_the_condition() -> None:

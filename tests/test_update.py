@@ -224,3 +224,36 @@ def test_update_refuses_a_dirty_project(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "dirty" in (result.stdout + result.stderr).lower()
     assert (project / "README.md").read_text() == "work in progress\n"
+
+
+def tags_before(version: str) -> list[str]:
+    """Release tags older than `version` (newest first)."""
+    key = tuple(int(part) for part in version.lstrip("v").split("."))
+    return [tag for tag in release_tags() if tuple(int(part) for part in tag.lstrip("v").split(".")) < key]
+
+
+def test_migration_v0_6_0_keeps_a_raised_context_budget(tmp_path: Path) -> None:
+    """The budget test moved to tests/tools/; a budget the user had raised survives the move."""
+    older = tags_before("v0.6.0")
+    if not older:
+        pytest.skip("no release before v0.6.0")
+    project = render(tmp_path / "project", load_answers(ANSWERS), ref=older[0])
+    commit_all(project, "chore: scaffold")
+    old = project / "tests" / "test_context_budget.py"
+    assert "TOOLS_LIST_BUDGET_BYTES = 12_000" in old.read_text()
+    old.write_text(old.read_text().replace("TOOLS_LIST_BUDGET_BYTES = 12_000", "TOOLS_LIST_BUDGET_BYTES = 30_000"))
+    commit_all(project, "test: a bigger tool list")
+
+    without_trust = sh(COPIER, "update", "--defaults", "--quiet", str(project), cwd=project, check=False)
+    assert without_trust.returncode != 0
+    assert "--trust" in without_trust.stdout + without_trust.stderr  # copier says how to proceed
+    update(project, "--trust")
+
+    assert_no_conflicts(project)
+    assert not old.exists()
+    moved = (project / "tests" / "tools" / "test_context_budget.py").read_text()
+    assert "TOOLS_LIST_BUDGET_BYTES = 30_000" in moved
+    assert "MAX_DESCRIPTION_WORDS = 50" in moved
+    before = git("status", "--porcelain", cwd=project)
+    sh(sys.executable, str(ROOT / "hooks" / "migrations" / "v0_6_0_context_budget.py"), cwd=project)
+    assert git("status", "--porcelain", cwd=project) == before  # idempotent
