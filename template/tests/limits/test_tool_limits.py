@@ -42,3 +42,20 @@ def test_settings_naming_an_unknown_tool_are_refused_at_start_up() -> None:
     """A typo in LIMITS__TOOLS fails fast instead of limiting nothing."""
     with pytest.raises(ValueError, match="unknown tools \\['probe_serch'\\]"):
         make_server(limits={"tools": {"probe_serch": {"rate_per_second": 1}}})
+
+
+async def test_a_timeout_raised_by_the_tool_itself_is_not_reported_as_the_deadline() -> None:
+    """Only the server's own deadline becomes `timeout`; the tool's TimeoutError is its own failure."""
+    server = make_server()
+
+    async def flaky_upstream() -> str:
+        """Fail the way an HTTP client's read timeout does."""
+        raise TimeoutError("upstream read timed out")
+
+    server.add_tool(flaky_upstream)
+    async with Client(server) as client:
+        await client.list_tools()
+        with anyio.fail_after(5):
+            result = await client.call_tool("flaky_upstream", {})
+    assert result.is_error
+    assert (result.structured_content or {}).get("error") != "timeout"

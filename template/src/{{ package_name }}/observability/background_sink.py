@@ -26,7 +26,8 @@ class BackgroundSink:
         atexit.register(self.close)
 
     def __call__(self, message: str) -> None:
-        self._queue.put(str(message))
+        # loguru hands over a `str` subclass carrying the record; keep only the text.
+        self._queue.put(message if type(message) is str else str(message))
 
     def _write_forever(self) -> None:
         while True:

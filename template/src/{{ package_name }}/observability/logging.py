@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import traceback
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
@@ -70,6 +71,28 @@ def _pretty_format(record: Record) -> str:
 
 
 _sinks: dict[str, BackgroundSink] = {}
+_info_json: BackgroundSink | None = None
+"""The JSON writer, when INFO records are written as JSON: `info_record` goes to it directly."""
+
+
+def info_record(logger_name: str, message: str, fields: dict[str, Any]) -> None:
+    """Write one INFO record carrying `fields`, exactly as loguru's JSON format would.
+
+    The per-request record is the one written on every call; building it here skips loguru's
+    frame lookup, record assembly and handler dispatch. Other formats go through loguru.
+    """
+    sink = _info_json
+    if sink is None:
+        logger.bind(**fields, logger=logger_name).info(message)
+        return
+    payload: dict[str, Any] = {
+        "ts": datetime.now().astimezone().isoformat(),
+        "level": "INFO",
+        "message": redact(message),
+        **{k: redact(v) if isinstance(v, str) else v for k, v in fields.items()},
+        "logger": logger_name,
+    }
+    sink(json.dumps(payload, default=str, ensure_ascii=False) + "\n")
 
 
 def background(stream: TextIO, *, role: str = "log") -> BackgroundSink:
@@ -90,11 +113,14 @@ def flush_logs() -> None:
 
 def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr) -> None:
     """Send every log record, from any library, to `sink` (stderr) through loguru."""
+    global _info_json
     logger.remove()
     logger.configure(patcher=_name_the_logger)
     colorize = False if json_lines else sink.isatty()
+    writer = background(sink)
+    _info_json = writer if json_lines and logger.level(level).no <= logger.level("INFO").no else None
     logger.add(
-        background(sink),  # the event loop only formats and queues; a thread writes
+        writer,  # the event loop only formats and queues; a thread writes
         level=level,
         format=_json_format if json_lines else _pretty_format,
         colorize=colorize,

@@ -12,11 +12,11 @@ import secrets
 import time
 from contextvars import ContextVar
 
-from loguru import logger
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import principal_id
+from .logging import info_record
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 request_facts_var: ContextVar[dict[str, object] | None] = ContextVar("request_facts", default=None)
@@ -83,22 +83,22 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, seconds: float, facts: dict[str, object]) -> None:
+        if "tool" in facts:
+            message = f"Tool call {facts['tool']} -> {facts.get('outcome')} ({status})"
+            info_record(__name__, message, {"request_id": request_id, "status": status, **facts})
+            return
         headers = dict(scope["headers"])
         user = scope.get("user")
-        if "tool" in facts:
-            logger.bind(request_id=request_id, status=status, **facts).info(
-                "Tool call {} -> {} ({})", facts["tool"], facts.get("outcome"), status
-            )
-            return
-        logger.bind(
-            request_id=request_id,
-            http_method=scope["method"],
-            status=status,
-            duration_ms=round(seconds * 1000, 3),
-            principal=principal_id(user.access_token) if isinstance(user, AuthenticatedUser) else None,
-            mcp_method=headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
-            mcp_name=headers.get(b"mcp-name", b"").decode("latin-1")[:64] or None,
-            protocol_version=headers.get(b"mcp-protocol-version", b"").decode("latin-1")[:16] or None,
-            client=scope["client"][0] if scope.get("client") else None,
-            refusal=scope.get("mcp.refusal"),
-        ).info("MCP request {} {} -> {}", scope["method"], scope["path"], status)
+        fields = {
+            "request_id": request_id,
+            "http_method": scope["method"],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "principal": principal_id(user.access_token) if isinstance(user, AuthenticatedUser) else None,
+            "mcp_method": headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
+            "mcp_name": headers.get(b"mcp-name", b"").decode("latin-1")[:64] or None,
+            "protocol_version": headers.get(b"mcp-protocol-version", b"").decode("latin-1")[:16] or None,
+            "client": scope["client"][0] if scope.get("client") else None,
+            "refusal": scope.get("mcp.refusal"),
+        }
+        info_record(__name__, f"MCP request {scope['method']} {scope['path']} -> {status}", fields)
