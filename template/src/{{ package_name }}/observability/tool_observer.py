@@ -14,6 +14,7 @@ import pydantic_core
 from loguru import logger
 from mcp import MCPError
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from ..principal import current_principal
@@ -25,10 +26,16 @@ from .tracing import current_trace_id
 
 def _error_type(result: object) -> str | None:
     """None for success; else the structured `error` of an isError result, or "tool_error"."""
-    data = result.model_dump(by_alias=True) if isinstance(result, BaseModel) else result
-    if not isinstance(data, dict) or not data.get("isError"):
+    structured: Any
+    if isinstance(result, CallToolResult):  # the usual case: read two fields, dump nothing
+        failed, structured = bool(result.is_error), result.structured_content
+    else:
+        data = result.model_dump(by_alias=True) if isinstance(result, BaseModel) else result
+        if not isinstance(data, dict):
+            return None
+        failed, structured = bool(data.get("isError")), data.get("structuredContent")
+    if not failed:
         return None
-    structured = data.get("structuredContent")
     error = structured.get("error") if isinstance(structured, dict) else None
     return error if isinstance(error, str) and error.isidentifier() else "tool_error"
 
