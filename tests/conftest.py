@@ -21,7 +21,10 @@ os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
 
 import functools  # noqa: E402
 import shutil  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 from typing import Any  # noqa: E402
 
 import copier  # noqa: E402
@@ -96,3 +99,33 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
+
+
+def project_env(*drop_prefixes: str) -> dict[str, str]:
+    """The developer's environment minus what would leak into a rendered project's run (the
+    template's venv, pytest's variables, and any `drop_prefixes`), with uv's progress bars off."""
+    dropped = ("VIRTUAL_ENV", "UV_PROJECT", "PYTEST_", *drop_prefixes)
+    return {k: v for k, v in os.environ.items() if not k.startswith(dropped)} | {"UV_NO_PROGRESS": "1"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_healthz(base: str, *, seconds: float, process: subprocess.Popen[bytes] | None = None) -> bool:
+    """Poll `base`/healthz until it answers 200 (True); False after `seconds` or once `process` exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:  # refused while starting, or a non-200 answer (HTTPError is an OSError)
+            pass
+        time.sleep(0.2)
+    return False

@@ -6,9 +6,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,16 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import answer_sets, git, load_answers, render, sh
+from .conftest import answer_sets, free_port, git, load_answers, project_env, render, sh, wait_for_healthz
 
 pytestmark = pytest.mark.slow
-
-
-def project_env() -> dict[str, str]:
-    """The developer's environment minus anything that would leak into the rendered project's run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PROJECT", "PYTEST_"))}
-    env["UV_NO_PROGRESS"] = "1"
-    return env
 
 
 @pytest.fixture(scope="module", params=answer_sets())
@@ -47,12 +38,6 @@ def test_make_check_passes_with_no_diff(project: Path) -> None:
     sh("make", "check", cwd=project, env=project_env())
     status = git("status", "--porcelain", "--untracked-files=no", cwd=project)
     assert status == "", f"checks changed tracked files:\n{status}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def assert_make_run_speaks_stdio(project: Path) -> None:
@@ -119,15 +104,7 @@ def test_make_run_serves_what_the_readme_promises(project: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
+        if not wait_for_healthz(base, seconds=30):
             pytest.fail("make run did not answer /healthz within 30 s")
         headers = {
             "Content-Type": "application/json",

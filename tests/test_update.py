@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CANDIDATE, ROOT, git, load_answers, render, sh, tree
-from .test_generated import project_env
+from .conftest import CANDIDATE, ROOT, git, load_answers, project_env, render, sh, tree
 
 pytestmark = pytest.mark.slow
 

