@@ -111,6 +111,16 @@ def flush_logs() -> None:
         sink.flush()
 
 
+def silence_logging() -> None:
+    """Write what is queued, then nothing more until `configure_logging` runs again (for tests
+    that capture records: removing loguru's sinks alone would leave `info_record`'s writer on)."""
+    global _info_json
+    flush_logs()
+    _info_json = None
+    logger.remove()
+    logger.add(lambda _message: None)
+
+
 def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr) -> None:
     """Send every log record, from any library, to `sink` (stderr) through loguru."""
     global _info_json
