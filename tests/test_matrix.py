@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import render, sh
-from .test_generated import project_env
+from .conftest import project_env, render, sh
 
 pytestmark = pytest.mark.slow
 
@@ -75,14 +74,10 @@ def combo_id(combo: dict[str, Any]) -> str:
     return "-".join(str(v) for v in combo.values() if v is not None).replace("+", "_")
 
 
-def test_the_matrix_covers_every_pair_with_few_renders() -> None:
-    """The greedy cover is complete and much smaller than the full product."""
-    chosen = pairwise()
-    every_pair = set().union(
-        *(pairs(effective(dict(zip(OPTIONS, v, strict=True)))) for v in itertools.product(*OPTIONS.values()))
-    )
-    assert set().union(*(pairs(c) for c in chosen)) == every_pair
-    assert len(chosen) <= 20
+def test_the_pairwise_cover_stays_small() -> None:
+    """Every pair at least once in far fewer renders than the full product (covering every pair is
+    the loop condition of `pairwise`, so only its size can regress)."""
+    assert len(pairwise()) <= 20
 
 
 @pytest.mark.parametrize("combo", pairwise(), ids=combo_id)
