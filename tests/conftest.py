@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Git must be isolated before copier is imported: plumbum captures the environment at import.
 import atexit
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -51,23 +52,81 @@ def git(*args: str, cwd: Path) -> str:
     return sh("git", *args, cwd=cwd).stdout.strip()
 
 
-@functools.cache
-def template_repo() -> Path:
-    """Clone this repo with its tags, overlay the working tree (deletions included), tag the candidate."""
-    dst = Path(tempfile.mkdtemp(prefix="tpl-")) / "repo"
-    atexit.register(shutil.rmtree, dst.parent, ignore_errors=True)
-    if (ROOT / ".git").exists() and git("rev-parse", "--verify", "-q", "HEAD", cwd=ROOT):
-        git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(dst), cwd=ROOT)
-        git("rm", "-rq", "--ignore-unmatch", ".", cwd=dst)
-    else:
-        dst.mkdir(parents=True)
-        git("init", "-q", cwd=dst)
+RELEASES = ROOT / "tests" / "releases.txt"
+"""`vX.Y.Z <commit>` per release: tags restored from here when a checkout came without them."""
+SYNTHETIC_PREVIOUS = "v0.0.0"
+"""Tag of a made-up release just before the candidate, for a checkout with no release history."""
+
+
+def release_tags(repo: Path) -> list[str]:
+    """Release tags in `repo`, newest first."""
+    return sh("git", "tag", "--list", "v*", "--sort=-v:refname", cwd=repo, check=False).stdout.split()
+
+
+def _restore_release_tags(dst: Path) -> None:
+    """CI checkouts often carry no tags: fetch them from origin, else tag the commits RELEASES names."""
+    origin = sh("git", "remote", "get-url", "origin", cwd=ROOT, check=False).stdout.strip()
+    if origin:
+        quiet = os.environ | {"GIT_TERMINAL_PROMPT": "0"}
+        with contextlib.suppress(subprocess.TimeoutExpired):  # an unreachable origin: use RELEASES
+            subprocess.run(
+                ["git", "fetch", "--quiet", "--tags", origin],
+                cwd=dst,
+                env=quiet,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+    if release_tags(dst):
+        return
+    for line in RELEASES.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        tag, commit = line.split()
+        if sh("git", "cat-file", "-e", f"{commit}^{{commit}}", cwd=dst, check=False).returncode == 0:
+            git("tag", tag, commit, cwd=dst)
+
+
+def _copy_working_tree(dst: Path) -> None:
+    """Replace `dst`'s files with the working tree's (deletions and uncommitted edits included)."""
+    sh("git", "rm", "-rq", "--ignore-unmatch", ".", cwd=dst)
     files = git("ls-files", "-co", "--exclude-standard", "-z", cwd=ROOT).split("\0")
     for rel in filter(None, files):
         src = ROOT / rel
         if src.is_file() or src.is_symlink():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel, follow_symlinks=False)
+
+
+def _commit_synthetic_previous(dst: Path) -> None:
+    """A release that differs from the candidate in one template-owned file (the Makefile's first
+    line), so an update from it has something to apply and a user's edit there conflicts."""
+    makefile = dst / "template" / "Makefile.jinja"
+    makefile.write_text("# A release before this one.\n" + makefile.read_text())
+    git("add", "-A", cwd=dst)
+    git("commit", "--quiet", "-m", "test: synthetic previous release", cwd=dst)
+    git("tag", SYNTHETIC_PREVIOUS, cwd=dst)
+
+
+@functools.cache
+def template_repo() -> Path:
+    """Clone this repo with its release tags, overlay the working tree, tag the candidate.
+
+    Without any release in reach (a shallow checkout), a synthetic previous release is committed
+    first so that update paths are still tested."""
+    dst = Path(tempfile.mkdtemp(prefix="tpl-")) / "repo"
+    atexit.register(shutil.rmtree, dst.parent, ignore_errors=True)
+    if (ROOT / ".git").exists() and git("rev-parse", "--verify", "-q", "HEAD", cwd=ROOT):
+        git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(dst), cwd=ROOT)
+        if not release_tags(dst):
+            _restore_release_tags(dst)
+    else:
+        dst.mkdir(parents=True)
+        git("init", "-q", cwd=dst)
+    if not release_tags(dst):
+        _copy_working_tree(dst)
+        _commit_synthetic_previous(dst)
+    _copy_working_tree(dst)
     git("add", "-A", cwd=dst)
     git("commit", "--quiet", "--allow-empty", "-m", "test: candidate", cwd=dst)
     git("tag", CANDIDATE, cwd=dst)
