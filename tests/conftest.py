@@ -116,7 +116,11 @@ def template_repo() -> Path:
     first so that update paths are still tested."""
     dst = Path(tempfile.mkdtemp(prefix="tpl-")) / "repo"
     atexit.register(shutil.rmtree, dst.parent, ignore_errors=True)
-    if (ROOT / ".git").exists() and git("rev-parse", "--verify", "-q", "HEAD", cwd=ROOT):
+    has_history = (ROOT / ".git").exists() and sh(
+        "git", "rev-parse", "--verify", "-q", "HEAD", cwd=ROOT, check=False
+    ).stdout
+    # A clone of a shallow checkout is shallow too, which copier refuses: start a fresh history then.
+    if has_history and git("rev-parse", "--is-shallow-repository", cwd=ROOT) == "false":
         git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(dst), cwd=ROOT)
         if not release_tags(dst):
             _restore_release_tags(dst)
