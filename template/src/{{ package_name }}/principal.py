@@ -37,17 +37,35 @@ def principal_id(token: AccessToken) -> str:
     return f"{issuer}|{token.subject}" if issuer and token.subject else token.client_id
 
 
+_MAX_REMEMBERED = 4096
+_remembered: dict[int, tuple[AccessToken, Principal]] = {}
+"""Principals by token identity. Verified tokens are reused (API keys are built once, OAuth
+tokens are cached for a few seconds), so each request's several lookups build nothing. The
+entry holds its token, so the id cannot be reused while it is remembered."""
+
+
 def current_principal() -> Principal:
     """The caller of the request being handled (LOCAL when there is no credential)."""
     token = get_access_token()
     if token is None:
         return LOCAL
+    hit = _remembered.get(id(token))
+    if hit is not None and hit[0] is token:
+        return hit[1]
+    principal = principal_of(token)
+    if len(_remembered) >= _MAX_REMEMBERED:
+        _remembered.clear()
+    _remembered[id(token)] = (token, principal)
+    return principal
+
+
+def principal_of(token: AccessToken) -> Principal:
+    """The principal a verified token stands for."""
     issuer = (token.claims or {}).get("iss")
-    subject = token.subject
     return Principal(
         id=principal_id(token),
         client_id=token.client_id,
-        subject=subject,
+        subject=token.subject,
         issuer=str(issuer) if issuer else None,
         scopes=frozenset(token.scopes),
     )

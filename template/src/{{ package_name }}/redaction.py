@@ -16,12 +16,22 @@ _PATTERNS = (
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<jwt>"),
     (re.compile(r"(?i)\b(password|passwd|secret|token|api[_-]?key)=([^\s&;,]+)"), r"\1=***"),
 )
-_TRIGGER = re.compile(r"(?i)://|bearer|mcpk_|eyJ|=")
+_TRIGGERS = ("=", "://", "bearer", "mcpk_", "eyj")
+"""Every pattern above needs one of these (case-folded). Substring tests cost a tenth of a
+regex alternation on long text: they run on every log record and audited argument."""
+
+
+def might_hold_credential(text: str) -> bool:
+    """Whether `redact` could change `text` (False means it certainly would not)."""
+    if "=" in text:
+        return True
+    folded = text.casefold()
+    return any(trigger in folded for trigger in _TRIGGERS)
 
 
 def redact(text: str) -> str:
     """`text` with every recognised credential replaced."""
-    if not _TRIGGER.search(text):  # the common case: nothing credential-shaped, no rewriting
+    if not might_hold_credential(text):  # the common case: nothing credential-shaped, no rewriting
         return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

@@ -14,20 +14,60 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..redaction import redact
+from ..redaction import might_hold_credential, redact
 from .background_sink import BackgroundSink
 from .logging import background
 
 SECRET_NAME = re.compile(r"(?i)pass(word)?|secret|token|api[_-]?key|credential|authorization|cookie")
+SECRET_NAME_PARTS = ("pass", "secret", "token", "apikey", "api_key", "api-key", "credential", "authorization", "cookie")
+"""SECRET_NAME as plain substrings of case-folded text: one pass over a whole argument text."""
+WHOLE_UP_TO = 1024
+"""Arguments whose canonical JSON is at most this long, with nothing secret-looking, are kept whole."""
 MAX_STRING = 256
 MAX_ITEMS = 20
 MAX_DEPTH = 4
 
 
+def canonical_json(arguments: object) -> str:
+    """The arguments as canonical JSON (sorted keys, no spaces): what the digest is taken of."""
+    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def digest(arguments: object) -> str:
-    """SHA-256 of the arguments in canonical JSON (sorted keys, no spaces)."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """SHA-256 of the arguments in canonical JSON."""
+    return digest_of(canonical_json(arguments))
+
+
+def digest_of(canonical: str) -> str:
+    """SHA-256 of an already canonical JSON text."""
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def preview_json(arguments: object, canonical: str) -> tuple[str, bool]:
+    """The preview of `arguments` as JSON text, and whether it is complete.
+
+    Small arguments with nothing secret-looking in them are kept whole: their canonical JSON
+    (already made for the digest) is the preview. Searching that text for secret-looking names
+    and credential shapes can only over-report (then `preview` decides field by field), since
+    JSON escaping never creates or hides a run of letters. Anything else gets `preview`.
+    """
+    if len(canonical) <= WHOLE_UP_TO and not might_hold_credential(canonical):
+        folded = canonical.casefold()
+        if not any(part in folded for part in SECRET_NAME_PARTS):
+            return canonical, True
+    shown, complete = preview(arguments)
+    return json.dumps(shown, ensure_ascii=False, default=str), complete
+    if len(value) > MAX_ITEMS:
+        return False
+    if value and depth + 1 >= MAX_DEPTH:  # every child would be cut
+        return False
+    for child in children:
+        if isinstance(child, str):
+            if len(child) > MAX_STRING:
+                return False
+        elif isinstance(child, dict | list) and not _within_limits(child, depth + 1):
+            return False
+    return True
 
 
 def preview(value: object, depth: int = 0) -> tuple[object, bool]:
@@ -73,7 +113,9 @@ def configure_audit(destination: str | TextIO) -> None:
     _sink = background(stream, role="audit")
 
 
-def record_tool_call(**fields: Any) -> None:
-    """Write one audit record: serialized here, written by the sink's thread (no logging machinery)."""
+def record_tool_call(*, arguments_preview_json: str, **fields: Any) -> None:
+    """Write one audit record: serialized here, written by the sink's thread (no logging machinery).
+    The preview arrives as JSON text (see `preview_json`) and is spliced in as it is."""
     if _sink is not None:
-        _sink(json.dumps({"type": "tool_call", **fields}, default=str, ensure_ascii=False) + "\n")
+        head = json.dumps({"type": "tool_call", **fields}, default=str, ensure_ascii=False)
+        _sink(f'{head[:-1]}, "arguments_preview": {arguments_preview_json}}}\n')

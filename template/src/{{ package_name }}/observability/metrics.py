@@ -107,6 +107,25 @@ class Metrics:
             registry=r,
         )
         self.build.labels(version).set(1)
+        # Label sets are bounded (see the *_label methods), so their children are kept here:
+        # prometheus_client's labels() validates and locks on every call.
+        self._operations: dict[tuple[str, ...], Histogram] = {}
+        self._result_sizes: dict[str, Histogram] = {}
+
+    def operation(self, method: str, tool: str, error_type: str, transport: str, version: str) -> Histogram:
+        """The duration histogram for one set of (bounded) labels."""
+        key = (method, tool, error_type, transport, version)
+        child = self._operations.get(key)
+        if child is None:
+            child = self._operations[key] = self.operation_seconds.labels(*key)
+        return child
+
+    def result_size(self, tool: str) -> Histogram:
+        """The result-size histogram of one (bounded) tool label."""
+        child = self._result_sizes.get(tool)
+        if child is None:
+            child = self._result_sizes[tool] = self.tool_result_bytes.labels(tool)
+        return child
 
     def count_sessions(self, count: Callable[[], int]) -> None:
         """Report open legacy sessions from `count` at scrape time (single process only: in

@@ -18,7 +18,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from ..principal import current_principal
-from .audit import digest, preview, record_tool_call
+from .audit import canonical_json, digest_of, preview_json, record_tool_call
 from .metrics import Metrics
 from .request_context import current_request_id, request_facts_var
 from .tracing import current_trace_id
@@ -70,7 +70,7 @@ def observe(metrics: Metrics, transport: str, *, audit: bool = True) -> ServerMi
             return result
         finally:
             seconds = time.perf_counter() - started
-            metrics.operation_seconds.labels(method, tool, error_type or "", network, version).observe(seconds)
+            metrics.operation(method, tool, error_type or "", network, version).observe(seconds)
             if ctx.method == "tools/call":
                 metrics.in_flight.dec()
                 # Over HTTP without authentication the caller is anonymous, not the trusted local user.
@@ -92,7 +92,7 @@ def _tool_call_done(
     anonymous: bool,
 ) -> None:
     size = len(pydantic_core.to_json(result)) if result is not None else 0
-    metrics.tool_result_bytes.labels(tool).observe(size)
+    metrics.result_size(tool).observe(size)
     if error_type:
         metrics.tool_errors.labels(tool, error_type).inc()
         if error_type == "rate_limited":
@@ -100,7 +100,8 @@ def _tool_call_done(
     principal = current_principal()
     who = "anonymous" if anonymous and not principal.authenticated else principal.id
     arguments = params.get("arguments") or {}
-    arguments_digest = digest(arguments)
+    canonical = canonical_json(arguments)
+    arguments_digest = digest_of(canonical)
     request_id = current_request_id()
     name = str(params.get("name", ""))[:64]
     outcome = "ok" if error_type is None else error_type
@@ -120,7 +121,7 @@ def _tool_call_done(
     else:
         logger.bind(request_id=request_id, **fields).info("Tool call {} -> {}", name, outcome)
     if audit:
-        shown, complete = preview(arguments)
+        shown, complete = preview_json(arguments, canonical)
         idempotency_key = arguments.get("idempotency_key") if isinstance(arguments, dict) else None
         record_tool_call(
             request_id=request_id,
@@ -129,7 +130,7 @@ def _tool_call_done(
             issuer=principal.issuer,
             tool=name,
             arguments_sha256=arguments_digest,
-            arguments_preview=shown,
+            arguments_preview_json=shown,
             preview_complete=complete,
             idempotency_key=idempotency_key if isinstance(idempotency_key, str) else None,
             outcome=outcome,
