@@ -154,3 +154,30 @@ def recorded_answers(project: Path) -> dict[str, object]:
     data = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert isinstance(data, dict)
     return data
+
+
+def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path: Path) -> None:
+    """`make bench` runs end to end and reports what its README describes (a smoke run of a few
+    seconds per leg: the numbers are the benchmark's business, never asserted by a test)."""
+    if not (project / "bench").is_dir():
+        pytest.skip("no HTTP transport: nothing to benchmark")
+    auth_mode = yaml.safe_load((project / ".copier-answers.yml").read_text()).get("auth_mode", "api_key")
+    if "api_key" not in auth_mode and auth_mode != "none":
+        pytest.skip("OAuth-only: the benchmark has no credential to call tools with")
+    output = tmp_path / "bench.json"
+    args = f"--seconds 2 --warmup 1 --clients 8 --scenarios modern-echo legacy-echo --output {output}"
+    sh("make", "bench", f"BENCH_ARGS={args}", cwd=project, env=project_env())
+    report = json.loads(output.read_text())
+    for kind in ("bare", "production"):
+        for name, scenario in report[kind]["scenarios"].items():
+            assert scenario["requests"] > 0, (kind, name, scenario)
+            assert scenario["errors"] == 0, (kind, name, scenario)
+        assert report[kind]["idle_rss_mb"] > 0
+        assert report[kind]["ready_s"] > 0
+    assert set(report["ratio"]) == {"modern-echo", "legacy-echo"}
+    scaling = report["scaling"]
+    assert set(scaling["runs"]) == {"1", "2"}
+    for run in scaling["runs"].values():
+        assert run["requests"] > 0, run
+        assert run["errors"] == 0, run
+        assert run["metrics_ok"], f"/metrics counted {run['metrics_counted']} calls, the generator {run['requests']}"

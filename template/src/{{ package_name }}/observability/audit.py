@@ -57,17 +57,6 @@ def preview_json(arguments: object, canonical: str) -> tuple[str, bool]:
             return canonical, True
     shown, complete = preview(arguments)
     return json.dumps(shown, ensure_ascii=False, default=str), complete
-    if len(value) > MAX_ITEMS:
-        return False
-    if value and depth + 1 >= MAX_DEPTH:  # every child would be cut
-        return False
-    for child in children:
-        if isinstance(child, str):
-            if len(child) > MAX_STRING:
-                return False
-        elif isinstance(child, dict | list) and not _within_limits(child, depth + 1):
-            return False
-    return True
 
 
 def preview(value: object, depth: int = 0) -> tuple[object, bool]:
