@@ -24,13 +24,13 @@ _CALLS = re.compile(
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.path = "/mcp"
-wrk.body = {body}
-{headers}
+wrk.body = BODY
+HEADERS
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRK-RESULT {{"requests": %d, "http_errors": %d, "socket_errors": %d, ' ..
-    '"p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f}}\\n',
+    'WRK-RESULT {"requests": %d, "http_errors": %d, "socket_errors": %d, ' ..
+    '"p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f}\\n',
     summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
 end
@@ -55,7 +55,7 @@ def wrk_drive(port: int, request: bytes, clients: int, seconds: float, *, prefix
         if name.lower() not in ("host", "content-length")  # wrk sets both itself
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT.format(body=_lua_string(body.decode()), headers=lines))
+        script.write(_WRK_SCRIPT.replace("BODY", _lua_string(body.decode()), 1).replace("HEADERS", lines, 1))
     try:
         threads = max(1, min(4, clients // 25))
         completed = subprocess.run(
