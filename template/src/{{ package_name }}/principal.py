@@ -7,10 +7,14 @@ they run as the trusted local user.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,26 +41,34 @@ def principal_id(token: AccessToken) -> str:
     return f"{issuer}|{token.subject}" if issuer and token.subject else token.client_id
 
 
-_MAX_REMEMBERED = 4096
-_remembered: dict[int, tuple[AccessToken, Principal]] = {}
-"""Principals by token identity. Verified tokens are reused (API keys are built once, OAuth
-tokens are cached for a few seconds), so each request's several lookups build nothing. The
-entry holds its token, so the id cannot be reused while it is remembered."""
+class PerToken(Generic[T]):
+    """What `build` makes of a verified token, made once per token object.
+
+    Verifiers hand out the same token object for a key (built once) or for an OAuth token while
+    it is cached, so per-request lookups build nothing. Bounded: cleared when full. An entry
+    holds its token, so an id cannot be reused while it is remembered.
+    """
+
+    def __init__(self, build: Callable[[AccessToken], T], *, max_entries: int = 4096) -> None:
+        self._build = build
+        self._max_entries = max_entries
+        self._made: dict[int, tuple[AccessToken, T]] = {}
+
+    def __call__(self, token: AccessToken) -> T:
+        hit = self._made.get(id(token))
+        if hit is not None and hit[0] is token:
+            return hit[1]
+        made = self._build(token)
+        if len(self._made) >= self._max_entries:
+            self._made.clear()
+        self._made[id(token)] = (token, made)
+        return made
 
 
 def current_principal() -> Principal:
     """The caller of the request being handled (LOCAL when there is no credential)."""
     token = get_access_token()
-    if token is None:
-        return LOCAL
-    hit = _remembered.get(id(token))
-    if hit is not None and hit[0] is token:
-        return hit[1]
-    principal = principal_of(token)
-    if len(_remembered) >= _MAX_REMEMBERED:
-        _remembered.clear()
-    _remembered[id(token)] = (token, principal)
-    return principal
+    return LOCAL if token is None else _principal_per_token(token)
 
 
 def principal_of(token: AccessToken) -> Principal:
@@ -69,3 +81,6 @@ def principal_of(token: AccessToken) -> Principal:
         issuer=str(issuer) if issuer else None,
         scopes=frozenset(token.scopes),
     )
+
+
+_principal_per_token = PerToken(principal_of)

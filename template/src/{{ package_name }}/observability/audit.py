@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,9 +17,8 @@ from ..redaction import might_hold_credential, redact
 from .background_sink import BackgroundSink
 from .logging import background
 
-SECRET_NAME = re.compile(r"(?i)pass(word)?|secret|token|api[_-]?key|credential|authorization|cookie")
 SECRET_NAME_PARTS = ("pass", "secret", "token", "apikey", "api_key", "api-key", "credential", "authorization", "cookie")
-"""SECRET_NAME as plain substrings of case-folded text: one pass over a whole argument text."""
+"""A field whose case-folded name contains one of these is masked."""
 WHOLE_UP_TO = 1024
 """Arguments whose canonical JSON is at most this long, with nothing secret-looking, are kept whole."""
 MAX_STRING = 256
@@ -51,12 +49,16 @@ def preview_json(arguments: object, canonical: str) -> tuple[str, bool]:
     and credential shapes can only over-report (then `preview` decides field by field), since
     JSON escaping never creates or hides a run of letters. Anything else gets `preview`.
     """
-    if len(canonical) <= WHOLE_UP_TO and not might_hold_credential(canonical):
-        folded = canonical.casefold()
-        if not any(part in folded for part in SECRET_NAME_PARTS):
-            return canonical, True
+    if len(canonical) <= WHOLE_UP_TO and not might_hold_credential(canonical) and not looks_secret(canonical):
+        return canonical, True
     shown, complete = preview(arguments)
     return json.dumps(shown, ensure_ascii=False, default=str), complete
+
+
+def looks_secret(text: str) -> bool:
+    """Whether `text` contains a secret-looking name (for a whole argument text: anywhere in it)."""
+    folded = text.casefold()
+    return any(part in folded for part in SECRET_NAME_PARTS)
 
 
 def preview(value: object, depth: int = 0) -> tuple[object, bool]:
@@ -72,7 +74,7 @@ def preview(value: object, depth: int = 0) -> tuple[object, bool]:
         out: dict[str, object] = {}
         complete = len(value) <= MAX_ITEMS
         for key, item in list(value.items())[:MAX_ITEMS]:
-            if SECRET_NAME.search(str(key)):
+            if looks_secret(str(key)):
                 out[str(key)], complete = "***", False
                 continue
             out[str(key)], item_complete = preview(item, depth + 1)

@@ -22,11 +22,11 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..principal import PerToken
 from ..scopes import ScopePolicy
 from .throttle import FailureThrottle
 
 _HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
-_MAX_USERS = 4096
 
 
 class Verifier(Protocol):
@@ -76,7 +76,10 @@ class AuthMiddleware:
         self.max_body_bytes = max_body_bytes
         self.protected_paths = {protected_path, protected_path + "/"}
         self.accept_api_key_header = accept_api_key_header
-        self._users: dict[int, tuple[AccessToken, tuple[AuthenticatedUser, AuthCredentials, frozenset[str]]]] = {}
+        # What the SDK and the scope check need of a token, built once per verified token.
+        self._authenticated = PerToken(
+            lambda token: (AuthenticatedUser(token), AuthCredentials(token.scopes), frozenset(token.scopes))
+        )
         self.on_refusal = on_refusal
         """Told the reason of every refusal: missing_credential, invalid_credential, insufficient_scope, throttled."""
         # Built once: refusals are on the hot path of every scanner and misconfigured client.
@@ -129,18 +132,6 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
         finally:
             auth_context_var.reset(reset)
-
-    def _authenticated(self, token: AccessToken) -> tuple[AuthenticatedUser, AuthCredentials, frozenset[str]]:
-        """What the SDK and the scope check need of `token`, built once per verified token
-        (verifiers hand out the same token object for a key, or for an OAuth token while cached)."""
-        hit = self._users.get(id(token))
-        if hit is not None and hit[0] is token:  # the entry holds its token: ids cannot be reused
-            return hit[1]
-        entry = (AuthenticatedUser(token), AuthCredentials(token.scopes), frozenset(token.scopes))
-        if len(self._users) >= _MAX_USERS:
-            self._users.clear()
-        self._users[id(token)] = (token, entry)
-        return entry
 
     async def _verify(self, credential: str) -> AccessToken | None:
         for verifier in self.verifiers:
