@@ -16,6 +16,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import principal_id
+from ..refusal import REFUSAL_REASON
 from .logging import info_record
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -66,7 +67,12 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                # A new message and header list, never the ones handed over: a layer inside may
+                # send the same objects to every caller, and a header added to them would reach
+                # them all. Any id set inside is replaced, so a response carries exactly one.
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                headers.append(header)
+                message = {**message, "headers": headers}
             await send(message)
 
         token = request_id_var.set(request_id)
@@ -99,6 +105,6 @@ class RequestContextMiddleware:
             "mcp_name": headers.get(b"mcp-name", b"").decode("latin-1")[:64] or None,
             "protocol_version": headers.get(b"mcp-protocol-version", b"").decode("latin-1")[:16] or None,
             "client": scope["client"][0] if scope.get("client") else None,
-            "refusal": scope.get("mcp.refusal"),
+            "refusal": scope.get(REFUSAL_REASON),
         }
         info_record(__name__, f"MCP request {scope['method']} {scope['path']} -> {status}", fields)
