@@ -4,39 +4,36 @@ On success the SDK sees exactly what its own auth middleware would produce (`sco
 and the access-token context variable), so `get_access_token()` and legacy-session binding
 work unchanged; on failure the request never reaches the SDK. Refusals follow RFC 6750:
 401 with a Bearer challenge (no error code when no credential was sent), 403 with
-`error="insufficient_scope"` and every scope the tool needs, 429 while a client is locked
-out for repeated failures.
+`error="insufficient_scope"` and every scope the tool needs.
+
+The brute-force guard never costs a caller with a valid credential: every credential is
+verified, and only an invalid one from an address with too many recent failures is answered
+429 instead of 401. A credential that cannot be checked (the issuer's keys are unreachable)
+gets 503 and is not counted as a failure: an outage is not a guess.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic_core import from_json
 from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import PerToken
+from ..refusal import Refusal, refusal, retry_later
 from ..scopes import ScopePolicy
+from .sealed import sealed_credentials
 from .throttle import FailureThrottle
+from .verifier import CredentialCheckUnavailableError, Verifier
 
 _HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
-
-
-class Verifier(Protocol):
-    """One way of turning a presented credential into a principal."""
-
-    def claims(self, token: str) -> bool:
-        """Whether this verifier is responsible for credentials shaped like `token`."""
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        """The principal behind `token`, or None when it is not valid."""
 
 
 def bearer_credential(headers: Sequence[tuple[bytes, bytes]], *, accept_api_key_header: bool) -> str | None:
@@ -76,26 +73,41 @@ class AuthMiddleware:
         self.max_body_bytes = max_body_bytes
         self.protected_paths = {protected_path, protected_path + "/"}
         self.accept_api_key_header = accept_api_key_header
-        # What the SDK and the scope check need of a token, built once per verified token.
-        self._authenticated = PerToken(
-            lambda token: (AuthenticatedUser(token), AuthCredentials(token.scopes), frozenset(token.scopes))
+        # What the SDK and the scope check need of a token, built once per verified token and
+        # shared by its requests, so sealed: nothing a request does can change them.
+        self._authenticated: PerToken[tuple[AuthenticatedUser, AuthCredentials, frozenset[str]]] = PerToken(
+            lambda token: (*sealed_credentials(token), frozenset(token.scopes))
         )
         self.on_refusal = on_refusal
-        """Told the reason of every refusal: missing_credential, invalid_credential, insufficient_scope, throttled."""
+        """Told the reason of every refusal: missing_credential, invalid_credential, insufficient_scope,
+        throttled, unverifiable, malformed_body."""
         # Built once: refusals are on the hot path of every scanner and misconfigured client.
         how = "'Authorization: Bearer <token>'" + (" or 'X-API-Key: <key>'" if accept_api_key_header else "")
-        self.missing = _response(
+        self.missing = refusal(
             401,
-            {"www-authenticate": challenge},
-            {"error": "unauthorized", "error_description": f"Authentication required: send {how}."},
+            "unauthorized",
+            f"Authentication required: send {how}.",
+            headers={"www-authenticate": challenge},
+            reason="missing_credential",
         )
-        self.invalid = _response(
+        self.invalid = refusal(
             401,
-            {"www-authenticate": f'{challenge}, error="invalid_token"'},
-            {
-                "error": "invalid_token",
-                "error_description": "The credential is invalid, expired, or not issued for this server.",
-            },
+            "invalid_token",
+            "The credential is invalid, expired, or not issued for this server.",
+            headers={"www-authenticate": f'{challenge}, error="invalid_token"'},
+            reason="invalid_credential",
+        )
+        self.unverifiable = retry_later(
+            503,
+            "credential_check_unavailable",
+            "The credential cannot be checked right now (the issuer's signing keys are unreachable); retry.",
+            5,
+        )
+        self.too_deep = refusal(
+            400,
+            "malformed_body",
+            f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels or is not valid JSON.",
+            reason="malformed_body",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,26 +115,31 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "unknown"
-        retry_after = self.throttle.retry_after(client)
-        if retry_after:
-            await self._refuse("throttled", client, self._throttled(retry_after), scope, send)
-            return
         credential = bearer_credential(scope["headers"], accept_api_key_header=self.accept_api_key_header)
         if credential is None:
-            await self._refuse("missing_credential", client, self.missing, scope, send)
+            await self._refuse(self.missing, client, scope, send)
             return
-        token = await self._verify(credential)
+        try:
+            token = await self._verify(credential)
+        except CredentialCheckUnavailableError:
+            await self._refuse(self.unverifiable, client, scope, send)
+            return
         if token is None:
-            self.throttle.record_failure(client)
-            await self._refuse("invalid_credential", client, self.invalid, scope, send)
+            # Counted only now: a valid credential from the same address is never refused.
+            retry_after = self.throttle.record_failure(client)
+            await self._refuse(self._throttled(retry_after) if retry_after else self.invalid, client, scope, send)
             return
 
         user, credentials, granted = self._authenticated(token)
         if scope["method"] == "POST" and self.policy.hidden_tools(granted):
-            tool, receive = await self._called_tool(scope, receive)
+            try:
+                tool, receive = await self._called_tool(scope, receive)
+            except ValueError:
+                await self._refuse(self.too_deep, client, scope, send)
+                return
             missing = self.policy.missing(tool, granted) if tool else []
             if tool and missing:
-                await self._refuse("insufficient_scope", client, self._forbidden(tool, missing), scope, send)
+                await self._refuse(self._forbidden(tool, missing), client, scope, send)
                 return
 
         scope["user"] = user
@@ -170,59 +187,47 @@ class AuthMiddleware:
 
         return tool, replay
 
-    async def _refuse(self, reason: str, client: str, response: _Response, scope: Scope, send: Send) -> None:
-        self.on_refusal(reason)
-        scope["mcp.refusal"] = reason  # the request's log record says why
-        logger.bind(reason=reason, client=client).debug("MCP request refused: {}", reason)
-        await response(send)
+    async def _refuse(self, response: Refusal, client: str, scope: Scope, send: Send) -> None:
+        self.on_refusal(response.reason)
+        logger.bind(reason=response.reason, client=client).debug("MCP request refused: {}", response.reason)
+        await response.send(scope, send)
 
-    def _forbidden(self, tool: str, missing: list[str]) -> _Response:
+    def _forbidden(self, tool: str, missing: list[str]) -> Refusal:
         needed = " ".join(self.policy.required(tool))
         challenge = f'Bearer error="insufficient_scope", scope="{needed}", {self.challenge.removeprefix("Bearer ")}'
         description = f"Tool {tool!r} needs scope {' '.join(missing)}, which this credential does not grant."
-        return _response(
-            403, {"www-authenticate": challenge}, {"error": "insufficient_scope", "error_description": description}
+        return refusal(
+            403, "insufficient_scope", description, headers={"www-authenticate": challenge}, reason="insufficient_scope"
         )
 
-    def _throttled(self, retry_after: int) -> _Response:
-        return _response(
+    def _throttled(self, retry_after: int) -> Refusal:
+        return retry_later(
             429,
-            {"retry-after": str(retry_after)},
-            {
-                "error": "too_many_failed_attempts",
-                "error_description": f"Too many failed authentication attempts; retry in {retry_after} s.",
-            },
+            "too_many_failed_attempts",
+            "Too many failed authentication attempts from this address; check the credential. "
+            "A valid credential is still accepted.",
+            retry_after,
         )
+
+
+MAX_JSON_DEPTH = 200
+"""Nesting beyond this is refused here, as the SDK's own parser refuses it (it never recurses)."""
 
 
 def _tool_in(body: bytes) -> str | None:
+    """The tool a JSON-RPC `tools/call` body names, if any.
+
+    Raises:
+        ValueError: the body is nested too deeply to parse (a malformed body is left to the SDK).
+    """
     try:
-        message: Any = json.loads(body)
-    except ValueError:
+        message: Any = from_json(body)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise
         return None  # the SDK answers malformed JSON itself
     if isinstance(message, dict) and message.get("method") == "tools/call":
         params = message.get("params")
         if isinstance(params, dict) and isinstance(params.get("name"), str):
             return str(params["name"])
     return None
-
-
-class _Response:
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        self.start = {"type": "http.response.start", "status": status, "headers": headers}
-        self.body = {"type": "http.response.body", "body": body}
-
-    async def __call__(self, send: Send) -> None:
-        await send(self.start)
-        await send(self.body)
-
-
-def _response(status: int, extra_headers: dict[str, str], payload: dict[str, str]) -> _Response:
-    body = json.dumps(payload).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *((name.encode(), value.encode("latin-1", "replace")) for name, value in extra_headers.items()),
-    ]
-    return _Response(status, headers, body)

@@ -1,7 +1,10 @@
-"""Brute-force guard: clients that keep failing authentication are refused for a while.
+"""Brute-force guard: an address that keeps presenting invalid credentials is told to back off.
 
-Keyed by client address (uvicorn resolves it from X-Forwarded-For only for trusted proxies),
-so guessing keys from one address is limited to `max_failures` per `window_seconds`.
+Keyed by client address (X-Forwarded-For is believed only from trusted proxies). Past
+`max_failures` per `window_seconds`, invalid credentials from the address get 429 with
+Retry-After instead of 401. It never refuses a valid credential: many callers share an address
+(NAT, a proxy), and one of them guessing must not lock the others out. Guessing itself is
+bounded by the credentials (256-bit API keys, signed tokens), not by this guard.
 """
 
 from __future__ import annotations
@@ -35,12 +38,16 @@ class FailureThrottle:
         excess = self._level(client) + 1 - self._capacity
         return max(1, math.ceil(excess / self._leak_per_second)) if excess > 0 else 0
 
-    def record_failure(self, client: str) -> None:
-        """Count one failed attempt."""
-        self._buckets[client] = (self._level(client) + 1, self._clock())
+    def record_failure(self, client: str) -> int:
+        """Count one failed attempt; return the seconds `client` is now locked out for (0: not locked)."""
+        # Capped, so an address that keeps guessing stays locked but for at most one more window.
+        level = min(self._level(client) + 1, 2 * self._capacity)
+        self._buckets[client] = (level, self._clock())
         self._buckets.move_to_end(client)
         while len(self._buckets) > self._max_clients:
             self._buckets.popitem(last=False)
+        excess = level - self._capacity
+        return max(1, math.ceil(excess / self._leak_per_second)) if excess > 0 else 0
 
     def _level(self, client: str) -> float:
         entry = self._buckets.get(client)
