@@ -8,6 +8,7 @@ shared store.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
@@ -72,7 +73,9 @@ class IdempotencyCache:
                 raise IdempotencyKeyReusedError("idempotency key already used with different arguments")
             if not entry.done:
                 raise IdempotencyInProgressError("a call with this idempotency key is still running")
-            return cast("T", entry.result)
+            # A copy: the stored result is the caller's as much as the retry's, and neither may
+            # change what the other (or a later retry) gets back.
+            return cast("T", copy.deepcopy(entry.result))
 
         self._make_room(now)
         entry = _Entry(fingerprint=fingerprint, expires_at=now + self._ttl)
@@ -84,7 +87,7 @@ class IdempotencyCache:
             self._entries.pop(key, None)
             raise
         entry.done = True
-        entry.result = result
+        entry.result = copy.deepcopy(result)
         return result
 
     def _make_room(self, now: float) -> None:
