@@ -10,20 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..redaction import might_hold_credential, redact
+from ..redaction import SECRET_NAME_PARTS, might_hold_credential, redact
 from .background_sink import BackgroundSink
-from .logging import background
+from .logging import FIELD_CHARS, background, one_line
 
-SECRET_NAME_PARTS = ("pass", "secret", "token", "apikey", "api_key", "api-key", "credential", "authorization", "cookie")
-"""A field whose case-folded name contains one of these is masked."""
 WHOLE_UP_TO = 1024
 """Arguments whose canonical JSON is at most this long, with nothing secret-looking, are kept whole."""
 MAX_STRING = 256
 MAX_ITEMS = 20
 MAX_DEPTH = 4
+MAX_PREVIEW = 8192
+"""Characters of names and values one preview holds in all (items past it are shown as `…`), so
+that many small values cannot make a record as large as the request."""
 
 
 def canonical_json(arguments: object) -> str:
@@ -56,34 +58,45 @@ def preview_json(arguments: object, canonical: str) -> tuple[str, bool]:
 
 
 def looks_secret(text: str) -> bool:
-    """Whether `text` contains a secret-looking name (for a whole argument text: anywhere in it)."""
+    """Whether `text` contains a secret-looking name (for a whole argument text: anywhere in it).
+
+    The names `redact` masks values of (`redaction.SECRET_NAME_PARTS`), as case-folded substrings."""
     folded = text.casefold()
     return any(part in folded for part in SECRET_NAME_PARTS)
 
 
 def preview(value: object, depth: int = 0) -> tuple[object, bool]:
     """A copy safe to store, and whether it is complete (nothing redacted or cut)."""
-    if depth >= MAX_DEPTH:
-        return "…", False
-    if isinstance(value, str):
-        clean = redact(value)
-        return (clean[:MAX_STRING] + "…") if len(clean) > MAX_STRING else clean, clean == value and len(
-            value
-        ) <= MAX_STRING
-    if isinstance(value, dict):
-        out: dict[str, object] = {}
-        complete = len(value) <= MAX_ITEMS
-        for key, item in list(value.items())[:MAX_ITEMS]:
-            if looks_secret(str(key)):
-                out[str(key)], complete = "***", False
-                continue
-            out[str(key)], item_complete = preview(item, depth + 1)
-            complete = complete and item_complete
-        return out, complete
-    if isinstance(value, list):
-        items = [preview(item, depth + 1) for item in value[:MAX_ITEMS]]
-        return [v for v, _ in items], len(value) <= MAX_ITEMS and all(c for _, c in items)
-    return value, True
+    budget = MAX_PREVIEW
+
+    def shown(value: object, depth: int) -> tuple[object, bool]:
+        nonlocal budget
+        if depth >= MAX_DEPTH or budget <= 0:
+            return "…", False
+        if isinstance(value, str):
+            clean = redact(value, min(MAX_STRING, budget))
+            budget -= len(clean)
+            return clean, clean == value
+        if isinstance(value, dict):
+            out: dict[str, object] = {}
+            complete = len(value) <= MAX_ITEMS
+            for key, item in islice(value.items(), MAX_ITEMS):
+                name = str(key)
+                shown_name = redact(name, MAX_STRING)  # a name can quote a credential too
+                budget -= len(shown_name)
+                if len(name) > MAX_STRING or looks_secret(name):
+                    out[shown_name], item_complete = "***", False
+                else:
+                    out[shown_name], item_complete = shown(item, depth + 1)
+                complete = complete and item_complete and shown_name == key
+            return out, complete
+        if isinstance(value, list):
+            items = [shown(item, depth + 1) for item in value[:MAX_ITEMS]]
+            return [v for v, _ in items], len(value) <= MAX_ITEMS and all(c for _, c in items)
+        budget -= 8  # a number, true, false or null, with its punctuation
+        return value, True
+
+    return shown(value, depth)
 
 
 _sink: BackgroundSink | None = None
@@ -108,5 +121,7 @@ def record_tool_call(*, arguments_preview_json: str, **fields: Any) -> None:
     """Write one audit record: serialized here, written by the sink's thread (no logging machinery).
     The preview arrives as JSON text (see `preview_json`) and is spliced in as it is."""
     if _sink is not None:
-        head = json.dumps({"type": "tool_call", **fields}, default=str, ensure_ascii=False)
-        _sink(f'{head[:-1]}, "arguments_preview": {arguments_preview_json}}}\n')
+        # The tool name, principal and idempotency key come from the caller too: bounded and redacted.
+        shown = {k: redact(v, FIELD_CHARS) if isinstance(v, str) else v for k, v in fields.items()}
+        head = json.dumps({"type": "tool_call", **shown}, default=str, ensure_ascii=False)
+        _sink(one_line(f'{head[:-1]}, "arguments_preview": {arguments_preview_json}}}') + "\n")

@@ -3,6 +3,9 @@
 Configure before the SDK server is built: `MCPServer()` calls `logging.basicConfig`, which is
 a no-op once the root logger has our handler. Records go to stderr (stdout belongs to the
 stdio transport) through a queue, so the event loop never waits on the terminal or a pipe.
+
+Every record, whoever logged it, is cut to a size and has credentials redacted on the way out:
+the SDK's own records quote tool names, resource URIs and error texts as the peer sent them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from .background_sink import BackgroundSink
 
 if TYPE_CHECKING:
     from loguru import Record
+
+# What one record may carry of a message, of each other text field, and of a traceback: longer
+# text is cut (the cut said). Cut before redacting, so a huge text costs no more than a short one.
+MESSAGE_CHARS = 4096
+FIELD_CHARS = 1024
+EXCEPTION_CHARS = 16384
 
 
 def _name_the_logger(record: Record) -> None:
@@ -45,28 +54,49 @@ def _exception_text(record: Record) -> str | None:
     if exc is None or exc.type is None:
         return None
     # Formatted here rather than by loguru so it can be redacted; no locals are ever included.
-    return redact("".join(traceback.format_exception(exc.type, exc.value, exc.traceback)))
+    return redact("".join(traceback.format_exception(exc.type, exc.value, exc.traceback)), EXCEPTION_CHARS)
+
+
+def _field(value: object) -> object:
+    """A field that is not text, as a record may carry it: numbers as they are, else bounded text."""
+    if value is None or isinstance(value, int | float):
+        return value
+    return redact(str(value), FIELD_CHARS)
+
+
+def one_line(json_text: str) -> str:
+    """`json_text` with U+2028, U+2029 and U+0085 escaped: `json.dumps(ensure_ascii=False)` keeps
+    them, and consumers splitting lines the Unicode way would cut the record in two there."""
+    if "\u2028" in json_text or "\u2029" in json_text or "\x85" in json_text:
+        return json_text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+    return json_text
 
 
 def _json_format(record: Record) -> str:
     payload: dict[str, Any] = {
         "ts": record["time"].isoformat(),
         "level": record["level"].name,
-        "message": redact(record["message"]),
-        **{k: redact(v) if isinstance(v, str) else v for k, v in record["extra"].items() if not k.startswith("_")},
+        "message": redact(record["message"], MESSAGE_CHARS),
+        **{
+            k: redact(v, FIELD_CHARS) if isinstance(v, str) else _field(v)
+            for k, v in record["extra"].items()
+            if not k.startswith("_")
+        },
     }
     exception = _exception_text(record)
     if exception is not None:
         payload["exception"] = exception
-    record["extra"]["_json"] = json.dumps(payload, default=str, ensure_ascii=False)
+    record["extra"]["_json"] = one_line(json.dumps(payload, default=str, ensure_ascii=False))
     return "{extra[_json]}\n"
 
 
 def _pretty_format(record: Record) -> str:
-    record["extra"]["_message"] = redact(record["message"])
-    record["extra"]["_exception"] = _exception_text(record) or ""
+    extra = record["extra"]
+    extra["_logger"] = redact(str(extra["logger"]), FIELD_CHARS)
+    extra["_message"] = redact(record["message"], MESSAGE_CHARS)
+    extra["_exception"] = _exception_text(record) or ""
     return (
-        "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{extra[logger]}</cyan> "
+        "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{extra[_logger]}</cyan> "
         "{extra[_message]}\n{extra[_exception]}"
     )
 
@@ -106,11 +136,11 @@ def info_record(logger_name: str, message: str, fields: dict[str, Any]) -> None:
     payload: dict[str, Any] = {
         "ts": _timestamp(),
         "level": "INFO",
-        "message": redact(message),
-        **{k: redact(v) if isinstance(v, str) else v for k, v in fields.items()},
+        "message": redact(message, MESSAGE_CHARS),
+        **{k: redact(v, FIELD_CHARS) if isinstance(v, str) else _field(v) for k, v in fields.items()},
         "logger": logger_name,
     }
-    sink(json.dumps(payload, default=str, ensure_ascii=False) + "\n")
+    sink(one_line(json.dumps(payload, default=str, ensure_ascii=False)) + "\n")
 
 
 def background(stream: TextIO, *, role: str = "log") -> BackgroundSink:

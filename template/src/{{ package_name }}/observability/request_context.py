@@ -16,6 +16,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import principal_id
+from ..redaction import redact
 from ..refusal import REFUSAL_REASON
 from .logging import info_record
 
@@ -101,9 +102,9 @@ class RequestContextMiddleware:
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
             "principal": principal_id(user.access_token) if isinstance(user, AuthenticatedUser) else None,
-            "mcp_method": headers.get(b"mcp-method", b"").decode("latin-1")[:64] or None,
-            "mcp_name": headers.get(b"mcp-name", b"").decode("latin-1")[:64] or None,
-            "protocol_version": headers.get(b"mcp-protocol-version", b"").decode("latin-1")[:16] or None,
+            "mcp_method": redact(headers.get(b"mcp-method", b"").decode("latin-1"), 64) or None,
+            "mcp_name": redact(headers.get(b"mcp-name", b"").decode("latin-1"), 64) or None,
+            "protocol_version": redact(headers.get(b"mcp-protocol-version", b"").decode("latin-1"), 16) or None,
             "client": scope["client"][0] if scope.get("client") else None,
             "refusal": scope.get(REFUSAL_REASON),
         }

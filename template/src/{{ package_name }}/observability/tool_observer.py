@@ -18,6 +18,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from ..principal import current_principal
+from ..redaction import redact
 from .audit import canonical_json, digest_of, preview_json, record_tool_call
 from .metrics import Metrics
 from .request_context import current_request_id, request_facts_var
@@ -103,7 +104,7 @@ def _tool_call_done(
     canonical = canonical_json(arguments)
     arguments_digest = digest_of(canonical)
     request_id = current_request_id()
-    name = str(params.get("name", ""))[:64]
+    name = redact(str(params.get("name", "")), 64)  # cut where no credential is left half-visible
     outcome = "ok" if error_type is None else error_type
     duration_ms = round(seconds * 1000, 3)
     fields = {
