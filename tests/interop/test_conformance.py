@@ -33,6 +33,8 @@ FIXTURE_SETTINGS = {
     # The suite opens a connection per scenario in about a second, all as one anonymous caller.
     "LIMITS__PER_PRINCIPAL_RATE": "1000",
     "LIMITS__PER_PRINCIPAL_BURST": "2000",
+    # With the stateful leg each scenario opens a session and none ends it: one caller, ~40 sessions.
+    "LIMITS__MAX_SESSIONS_PER_PRINCIPAL": "200",
 }
 CONFIGURATIONS = {
     "default": {},
