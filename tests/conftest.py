@@ -64,9 +64,11 @@ def release_tags(repo: Path) -> list[str]:
 
 
 def _restore_release_tags(dst: Path) -> None:
-    """CI checkouts often carry no tags: fetch them from origin, else tag the commits RELEASES names."""
+    """CI checkouts often carry no tags, or only some: fetch them from origin, then tag every commit
+    RELEASES names whose tag is still missing (a checkout holding only the newest release tag
+    would otherwise test no update from any older one)."""
     origin = sh("git", "remote", "get-url", "origin", cwd=ROOT, check=False).stdout.strip()
-    if origin:
+    if origin and not release_tags(dst):
         quiet = os.environ | {"GIT_TERMINAL_PROMPT": "0"}
         with contextlib.suppress(subprocess.TimeoutExpired):  # an unreachable origin: use RELEASES
             subprocess.run(
@@ -77,12 +79,13 @@ def _restore_release_tags(dst: Path) -> None:
                 timeout=60,
                 check=False,
             )
-    if release_tags(dst):
-        return
+    present = set(release_tags(dst))
     for line in RELEASES.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         tag, commit = line.split()
+        if tag in present:
+            continue
         if sh("git", "cat-file", "-e", f"{commit}^{{commit}}", cwd=dst, check=False).returncode == 0:
             git("tag", tag, commit, cwd=dst)
 
@@ -122,8 +125,7 @@ def template_repo() -> Path:
     # A clone of a shallow checkout is shallow too, which copier refuses: start a fresh history then.
     if has_history and git("rev-parse", "--is-shallow-repository", cwd=ROOT) == "false":
         git("clone", "--quiet", "--no-hardlinks", str(ROOT), str(dst), cwd=ROOT)
-        if not release_tags(dst):
-            _restore_release_tags(dst)
+        _restore_release_tags(dst)
     else:
         dst.mkdir(parents=True)
         git("init", "-q", cwd=dst)
