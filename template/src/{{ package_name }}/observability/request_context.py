@@ -52,9 +52,8 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str | None:
 class RequestContextMiddleware:
     """Assign the request id, return it, and log one record per MCP request."""
 
-    def __init__(self, app: ASGIApp, *, logged_path: str = "/mcp") -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.logged_paths = {logged_path, logged_path + "/"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,8 +84,7 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
             request_facts_var.reset(facts_token)
-            if scope["path"] in self.logged_paths:
-                self._log(scope, request_id, status, time.perf_counter() - started, facts)
+            self._log(scope, request_id, status, time.perf_counter() - started, facts)
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, seconds: float, facts: dict[str, object]) -> None:

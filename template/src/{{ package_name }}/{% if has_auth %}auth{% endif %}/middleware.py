@@ -61,7 +61,6 @@ class AuthMiddleware:
         policy: ScopePolicy,
         throttle: FailureThrottle,
         max_body_bytes: int,
-        protected_path: str = "/mcp",
         accept_api_key_header: bool = False,
         on_refusal: Callable[[str], None] = lambda _reason: None,
     ) -> None:
@@ -71,7 +70,6 @@ class AuthMiddleware:
         self.policy = policy
         self.throttle = throttle
         self.max_body_bytes = max_body_bytes
-        self.protected_paths = {protected_path, protected_path + "/"}
         self.accept_api_key_header = accept_api_key_header
         # What the SDK and the scope check need of a token, built once per verified token and
         # shared by its requests, so sealed: nothing a request does can change them.
@@ -111,7 +109,7 @@ class AuthMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.protected_paths:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "unknown"
