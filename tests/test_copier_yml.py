@@ -52,7 +52,9 @@ def test_every_migration_is_a_hook_script_with_a_test() -> None:
     for migration in CONFIG.get("_migrations", []):
         assert set(migration) == {"version", "when", "command"}, migration
         assert re.fullmatch(r"v\d+\.\d+\.\d+", migration["version"])
-        script = migration["command"][-1].removeprefix("{{ _copier_conf.src_path }}/")
+        (script,) = [
+            part.removeprefix("{{ _copier_conf.src_path }}/") for part in migration["command"] if ".py" in part
+        ]
         assert (ROOT / script).is_file(), script
         assert f"test_migration_{migration['version'].replace('.', '_')}_" in tests, f"no test for {script}"
 
@@ -83,3 +85,21 @@ def test_the_readme_table_names_every_asked_question() -> None:
     """Users read the README to decide their answers."""
     readme = (ROOT / "README.md").read_text()
     assert [name for name in ASKED if f"`{name}`" not in readme] == []
+
+
+IDENTITY = "template/src/{{ package_name }}/project.py.jinja"
+
+
+def test_python_holds_no_template_logic_outside_the_identity_file() -> None:
+    """One program in every render: no `{%` in any Python file of the template but `project.py`,
+    and no conditional names inside the package (the answers pick defaults, not modules)."""
+    python = [p for p in (ROOT / "template").rglob("*") if p.is_file() and p.name.endswith((".py", ".py.jinja"))]
+    assert len(python) > 50  # the walk really sees the template
+    with_logic = {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8").count("{%")
+        for p in python
+        if str(p.relative_to(ROOT)) != IDENTITY and "{%" in p.read_text(encoding="utf-8")
+    }
+    assert with_logic == {}
+    conditional = [str(p.relative_to(ROOT)) for p in python if "{%" in str(p.relative_to(ROOT / "template"))]
+    assert conditional == []

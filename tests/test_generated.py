@@ -9,6 +9,7 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -159,11 +160,6 @@ def recorded_answers(project: Path) -> dict[str, object]:
 def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path: Path) -> None:
     """`make bench` runs end to end and reports what its README describes (a smoke run of a few
     seconds per leg: the numbers are the benchmark's business, never asserted by a test)."""
-    if not (project / "bench").is_dir():
-        pytest.skip("no HTTP transport: nothing to benchmark")
-    auth_mode = yaml.safe_load((project / ".copier-answers.yml").read_text()).get("auth_mode", "api_key")
-    if "api_key" not in auth_mode and auth_mode != "none":
-        pytest.skip("OAuth-only: the benchmark has no credential to call tools with")
     output = tmp_path / "bench.json"
     args = f"--seconds 2 --warmup 1 --clients 8 --scenarios modern-echo legacy-echo --output {output}"
     sh("make", "bench", f"BENCH_ARGS={args}", cwd=project, env=project_env())
@@ -181,3 +177,17 @@ def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path
         assert run["requests"] > 0, run
         assert run["errors"] == 0, run
         assert run["metrics_ok"], f"/metrics counted {run['metrics_counted']} calls, the generator {run['requests']}"
+
+
+def test_the_wheel_ships_the_package_and_no_test_code(project: Path, tmp_path: Path) -> None:
+    """`uv build` packages every module of the server and nothing from tests/ or bench/ (the
+    probe and conformance fixtures stay out of production)."""
+    sh("uv", "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), cwd=project, env=project_env())
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    package = recorded_answers(project).get("package_name") or next((project / "src").iterdir()).name
+    modules = sorted(str(p.relative_to(project / "src")) for p in (project / "src").rglob("*.py"))
+    assert [m for m in modules if m not in names] == []
+    stray = [n for n in names if not n.startswith((f"{package}/", f"{package.replace('_', '-')}"))]
+    assert [n for n in stray if ".dist-info/" not in n] == []
+    assert not [n for n in names if "fixtures" in n or "probe" in n or n.startswith(("tests/", "bench/"))]

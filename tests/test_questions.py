@@ -57,21 +57,25 @@ def test_defaults_render_an_authenticated_http_and_stdio_server(tmp_path: Path) 
 
 
 def test_stdio_only_skips_http_questions_and_records_none_of_them(tmp_path: Path) -> None:
-    """Skipped questions are not recorded and do not leak their defaults into files."""
+    """Skipped questions are not recorded and do not leak their defaults: the project speaks stdio
+    unless told otherwise, and its HTTP side (there in every project) defaults to no auth."""
     project = render(tmp_path / "p", {"transports": "stdio"})
     answers = answers_file(project)
     for skipped in ("auth_mode", "rate_limit_backend", "include_helm", "acknowledge_no_auth"):
         assert skipped not in answers
-    assert not (project / "src" / "p" / "auth").exists()
-    assert not (project / "src" / "p" / "transport" / "mcp_http.py").exists()
-    assert "fastapi" not in (project / "pyproject.toml").read_text()
+    identity = (project / "src" / "p" / "project.py").read_text()
+    assert 'DEFAULT_TRANSPORT: Final[Literal["http", "stdio"]] = "stdio"' in identity
+    assert '= "none"' in identity.split("AUTH_MODE", 1)[1].splitlines()[0]
+    assert "redis>=" not in (project / "pyproject.toml").read_text().split("[project.optional-dependencies]")[0]
 
 
 def test_http_without_auth_needs_the_acknowledgement(tmp_path: Path) -> None:
-    """auth_mode=none over HTTP renders only with acknowledge_no_auth=true, and then has no auth room."""
+    """auth_mode=none over HTTP renders only with acknowledge_no_auth=true, and then defaults
+    AUTH__MODE to none."""
     project = render(tmp_path / "p", {"auth_mode": "none", "acknowledge_no_auth": True})
     assert answers_file(project)["acknowledge_no_auth"] is True
-    assert not (project / "src" / "p" / "auth").exists()
+    identity = (project / "src" / "p" / "project.py").read_text()
+    assert '= "none"' in identity.split("AUTH_MODE", 1)[1].splitlines()[0]
 
 
 def test_helm_needs_docker(tmp_path: Path) -> None:

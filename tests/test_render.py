@@ -48,12 +48,6 @@ def test_feature_files_follow_the_answers(rendered: tuple[str, Path]) -> None:
     on = flags(answers)
     package = project / "src" / answers.get("package_name", answers["project_name"].lower().replace(" ", "_"))
     expected = {
-        package / "transport" / "mcp_http.py": on["http"],
-        package / "transport" / "health.py": on["http"],
-        package / "transport" / "stdio.py": on["stdio"],
-        package / "auth" / "api_keys.py": on["api_keys"],
-        package / "auth" / "oauth.py": on["oauth"],
-        package / "auth" / "middleware.py": on["api_keys"] or on["oauth"],
         project / "Dockerfile": on["docker"],
         project / ".dockerignore": on["docker"],
         project / ".github" / "workflows" / "ci.yml": on["github"],
@@ -64,6 +58,51 @@ def test_feature_files_follow_the_answers(rendered: tuple[str, Path]) -> None:
     assert wrong == {}
     for always in ("README.md", "CHANGELOG.md", "CONTRIBUTING.md", "AGENTS.md", ".env.example", "Makefile"):
         assert (project / always).is_file()
+    # Every module is in every project; the answers only pick defaults (checked below).
+    for module in ("transport/mcp_http.py", "transport/stdio.py", "auth/oauth.py", "limits/redis_buckets.py"):
+        assert (package / module).is_file(), module
+
+
+def python_files(project: Path, package: str) -> dict[str, bytes]:
+    """Every Python file of a render, with the package name replaced so renders compare."""
+    return {
+        path.replace(package, "PKG"): data.replace(package.encode(), b"PKG")
+        for path, data in tree(project).items()
+        if path.endswith(".py")
+    }
+
+
+def test_every_python_file_is_the_same_in_every_render(tmp_path: Path) -> None:
+    """One program: whatever the answers, the Python is identical except the one identity file
+    (`project.py`), which holds the names and the defaults the answers chose."""
+    renders = {}
+    for name in answer_sets():
+        answers = load_answers(name)
+        package = answers.get("package_name", answers["project_name"].lower().replace(" ", "_"))
+        renders[name] = python_files(render(tmp_path / name, answers), package)
+    first, *others = renders
+    identity = "src/PKG/project.py"
+    for name in others:
+        differing = sorted(
+            path
+            for path in set(renders[first]) | set(renders[name])
+            if path != identity and renders[first].get(path) != renders[name].get(path)
+        )
+        assert differing == [], f"{first} and {name} differ"
+
+
+def test_project_py_holds_the_chosen_defaults(rendered: tuple[str, Path]) -> None:
+    """The answers become defaults of settings, not code paths."""
+    name, project = rendered
+    answers = load_answers(name)
+    on = flags(answers)
+    package = answers.get("package_name", answers["project_name"].lower().replace(" ", "_"))
+    text = (project / "src" / package / "project.py").read_text()
+    mode = answers.get("auth_mode", "api_key") if on["http"] else "none"
+    backend = answers.get("rate_limit_backend", "memory") if on["http"] else "memory"
+    assert re.search(rf'^AUTH_MODE: Final\[.*\] = "{re.escape(mode)}"$', text, re.M)
+    assert re.search(rf'^RATE_LIMIT_BACKEND: Final\[.*\] = "{backend}"$', text, re.M)
+    assert re.search(rf'^DEFAULT_TRANSPORT: Final\[.*\] = "{"http" if on["http"] else "stdio"}"$', text, re.M)
 
 
 def test_no_template_syntax_is_left_over(rendered: tuple[str, Path]) -> None:

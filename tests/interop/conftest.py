@@ -184,13 +184,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def served_project(project: Project, log_dir: Path, **settings: str) -> Iterator[str]:
+def served_project(project: Project, log_dir: Path, *, fixtures: bool = False, **settings: str) -> Iterator[str]:
     """`python -m <package> serve` on a free loopback port with ENVIRONMENT=development plus `settings`
-    (without the env prefix); yields the base URL (`<url>/mcp` is the endpoint) and always stops it."""
+    (without the env prefix); yields the base URL (`<url>/mcp` is the endpoint) and always stops it.
+    With `fixtures`, the project's test server runs instead (`tests.fixture_server`: the probe and
+    conformance fixtures registered next to the project's tools; they never ship in the wheel)."""
     port = free_port()
     log = log_dir / f"serve-{port}.log"
     env = project.env(ENVIRONMENT="development", **settings)
-    command = [str(project.python), "-m", project.package, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    module = project.package
+    if fixtures:
+        env["PYTHONPATH"], module = str(project.path), "tests.fixture_server"
+    command = [str(project.python), "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=project.path, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,8 @@
 """The official MCP conformance suite against a rendered project's HTTP server.
 
-The `open` answer set (no authentication: the suite sends no credentials) is served with
-TEST_FIXTURES=true, so the fixtures in `fixtures/conformance.py` answer the suite's scenarios. Every
+The `open` answer set (no authentication: the suite sends no credentials) is served by its test
+server (`python -m tests.fixture_server`), so the fixtures in `tests/fixtures/conformance.py` answer
+the suite's scenarios. Every
 scenario runs (`--suite all`); the checked-in baseline lists the ones that fail by design, each with
 its reason. The test fails on an unexpected failure and on a baseline entry that passes.
 """
@@ -29,7 +30,6 @@ MIN_SCENARIOS = 30
 """The pinned suite has 32 server scenarios; far fewer means the run broke, not that we passed."""
 FIXTURE_TOOLS = {"test_simple_text", "test_image_content", "test_error_handling", "test_sampling"}
 FIXTURE_SETTINGS = {
-    "TEST_FIXTURES": "true",
     # The suite opens a connection per scenario in about a second, all as one anonymous caller.
     "LIMITS__PER_PRINCIPAL_RATE": "1000",
     "LIMITS__PER_PRINCIPAL_BURST": "2000",
@@ -107,7 +107,7 @@ def test_the_conformance_suite_passes_but_for_the_baseline(
     baseline = tmp_path / "expected-failures.yml"
     baseline.write_text(yaml.safe_dump({"server": expected}))
     settings = FIXTURE_SETTINGS | CONFIGURATIONS[config]
-    with served_project(project, tmp_path, **settings) as url:
+    with served_project(project, tmp_path, fixtures=True, **settings) as url:
         result, out = run_suite(node_tools, url, tmp_path, "--suite", "all", "--expected-failures", str(baseline))
     results = scenario_results(out)
     failing = sorted(name for name, checks in results.items() if failed(checks))
@@ -122,10 +122,8 @@ def test_the_conformance_suite_passes_but_for_the_baseline(
     assert listed >= FIXTURE_TOOLS
 
 
-def test_conformance_fixtures_are_absent_without_test_fixtures(
-    project: Project, node_tools: NodeTools, tmp_path: Path
-) -> None:
-    """Without TEST_FIXTURES no test_* or probe_* tool is listed, only the project's own."""
+def test_the_served_project_lists_only_its_own_tools(project: Project, node_tools: NodeTools, tmp_path: Path) -> None:
+    """`serve` itself has no test_* or probe_* tool (the fixtures live in tests/), only the project's own."""
     with served_project(project, tmp_path) as url:
         result, out = run_suite(node_tools, url, tmp_path, "--scenario", "tools-list")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

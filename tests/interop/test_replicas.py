@@ -325,7 +325,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
         settings = {
             "ENVIRONMENT": "development",
-            "TEST_FIXTURES": "true",
             "AUTH__API_KEYS": json.dumps(entries),
             "HTTP__ALLOWED_HOSTS": json.dumps([PUBLIC_HOST]),
             "HTTP__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
@@ -338,13 +337,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "OBSERVABILITY__AUDIT_SINK": "off",
         }
         env = clean_env() | {PREFIX + name: value for name, value in settings.items()}
+        env["PYTHONPATH"] = str(project)  # the project's test server: its probes are in tests/fixtures
         replicas = []
         for name in ("replica-a", "replica-b"):
             port = free_port()
             log = tmp / f"{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    [str(project / ".venv/bin" / COMMAND), "serve", "--port", str(port)],
+                    [str(project / ".venv/bin/python"), "-m", "tests.fixture_server", "serve", "--port", str(port)],
                     cwd=project,
                     env=env,
                     stdout=out,

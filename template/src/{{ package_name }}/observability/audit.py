@@ -14,9 +14,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..redaction import SECRET_NAME_PARTS, might_hold_credential, redact
 from .background_sink import BackgroundSink
 from .logging import FIELD_CHARS, background, one_line
+from .redaction import SECRET_NAME_PARTS, might_hold_credential, redact
 
 WHOLE_UP_TO = 1024
 """Arguments whose canonical JSON is at most this long, with nothing secret-looking, are kept whole."""

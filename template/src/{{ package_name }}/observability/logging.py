@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
-from ..redaction import redact
 from .background_sink import BackgroundSink
+from .redaction import redact
 
 if TYPE_CHECKING:
     from loguru import Record

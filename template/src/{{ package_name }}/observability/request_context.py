@@ -16,9 +16,9 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import principal_id
-from ..redaction import redact
 from ..refusal import REFUSAL_REASON
 from .logging import info_record
+from .redaction import redact
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 request_facts_var: ContextVar[dict[str, object] | None] = ContextVar("request_facts", default=None)
@@ -49,7 +49,7 @@ def incoming_request_id(headers: list[tuple[bytes, bytes]]) -> str | None:
     return traceparent.group(1).decode() if traceparent else None
 
 
-class RequestContextMiddleware:
+class RequestRecorder:
     """Assign the request id, return it, and log one record per MCP request."""
 
     def __init__(self, app: ASGIApp) -> None:

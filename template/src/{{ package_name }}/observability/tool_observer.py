@@ -18,9 +18,9 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from ..principal import current_principal
-from ..redaction import redact
 from .audit import canonical_json, digest_of, preview_json, record_tool_call
 from .metrics import Metrics
+from .redaction import redact
 from .request_context import current_request_id, request_facts_var
 from .tracing import current_trace_id
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from ..idempotency import IdempotencyCache
+from ..toolkit.idempotency import IdempotencyCache
 from .example_docs import DocsLibrary
 from .example_notes import NoteStore
 from .example_reports import ReportBuilder

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import anyio
 
-from ..safe_paths import resolve_inside
+from ..toolkit.safe_paths import resolve_inside
 
 SAMPLE_DOCS = Path(__file__).parent / "example_docs_data"
 

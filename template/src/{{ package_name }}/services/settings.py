@@ -5,13 +5,15 @@ This file belongs to you: the template seeds it once and never updates it.
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .example_docs import SAMPLE_DOCS
 
 
 class ServiceSettings(BaseModel):
     """Configuration handed to `open_services` at start-up."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
 
     report_step_seconds: float = Field(default=0.5, ge=0.0, le=60.0)
     """Simulated work per report section in the example report service."""

@@ -9,11 +9,11 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..safe_paths import UnsafePathError
 from ..services import Services
 from ..services.example_docs import DocNotFoundError
 from ..toolkit import Registry
-from ..untrusted import UntrustedText, untrusted_result
+from ..toolkit.safe_paths import UnsafePathError
+from ..toolkit.untrusted import UntrustedText, untrusted_result
 
 MAX_CHARS = 20_000
 

@@ -11,11 +11,11 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..idempotency import IdempotencyInProgressError, IdempotencyKeyReusedError
 from ..principal import current_principal
 from ..services import Services
 from ..services.example_notes import InvalidCursorError, Note, NoteNotFoundError
 from ..toolkit import Registry
+from ..toolkit.idempotency import IdempotencyInProgressError, IdempotencyKeyReusedError
 
 NOTE_ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Note id such as 'n-001'")]
 

@@ -1,0 +1,160 @@
+"""Command-line entry point: `serve | check-config | replay | gen-key | dev-token | dev-setup | --version`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from . import __version__, credentials_cli
+from .observability.setup import configure_observability
+from .project import DEFAULT_TRANSPORT, DESCRIPTION, DISTRIBUTION, ENV_PREFIX, SERVER_NAME
+from .settings import Settings, http_problems
+
+if TYPE_CHECKING:
+    from .toolkit.registry import Registry
+
+TRANSPORTS = ("http", "stdio")
+APP_FACTORY = f"{__name__.rpartition('.')[0]}.app:create_app_from_env"
+"""What each HTTP worker calls to build its app (uvicorn's factory mode)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every command and option."""
+    parser = argparse.ArgumentParser(prog=DISTRIBUTION, description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--transport", choices=TRANSPORTS, default=DEFAULT_TRANSPORT, help="default: %(default)s")
+    serve.add_argument("--host", help=f"bind address (default from {ENV_PREFIX}HTTP__HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help=f"TCP port (default from {ENV_PREFIX}HTTP__PORT, else 8000)")
+    serve.add_argument("--workers", type=int, help=f"worker processes (default from {ENV_PREFIX}HTTP__WORKERS, else 1)")
+
+    commands.add_parser("check-config", help="validate the configuration and print it with secrets masked")
+
+    replay = commands.add_parser("replay", help="re-send a tool call recorded in the audit trail (dry-run by default)")
+    replay.add_argument("audit_file", type=Path, help="audit records (JSON lines), e.g. from OBSERVABILITY__AUDIT_SINK")
+    replay.add_argument("--request-id", help="which call (default: the last failed one)")
+    replay.add_argument("--url", default="http://127.0.0.1:8000/mcp", help="MCP endpoint (default: %(default)s)")
+    replay.add_argument("--header", action="append", default=[], help="extra header, e.g. 'Authorization: Bearer ...'")
+    replay.add_argument("--execute", action="store_true", help="send it (otherwise only print it)")
+    replay.add_argument("--allow-incomplete", action="store_true", help="send even if arguments were redacted or cut")
+
+    gen_key = commands.add_parser("gen-key", help="create an API key and print its configuration entry")
+    gen_key.add_argument("--id", required=True, help="name of the key's principal, e.g. ci or alice")
+    gen_key.add_argument("--scope", action="append", default=[], help="scope to grant (repeatable)")
+    gen_key.add_argument("--expires-days", type=int, help="days until the key stops working")
+
+    dev_token = commands.add_parser("dev-token", help="mint a token from the local development issuer")
+    dev_token.add_argument("--scope", action="append", help="scope to grant (repeatable; default: all)")
+    dev_token.add_argument("--days", type=int, default=1, help="days until it expires (default: %(default)s)")
+
+    commands.add_parser("dev-setup", help="write .env for local development with a fresh credential (once)")
+    return parser
+
+
+def env_name(loc: Sequence[int | str]) -> str:
+    """The environment variable behind a settings field location."""
+    path = "__".join(str(part).upper() for part in loc if not isinstance(part, int))
+    if not path:
+        return "configuration"
+    return path if path.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{path}"  # .env keys carry the prefix
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Every invalid setting on its own line, named by its environment variable."""
+    lines = [f"Invalid configuration ({exc.error_count()} problem{'s' if exc.error_count() != 1 else ''}):"]
+    for error in exc.errors(include_url=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "not a setting; check its spelling against .env.example, or remove it"
+        lines.append(f"  - {env_name(error['loc'])}: {message}")
+    lines.append("Set these in the environment or in .env (see .env.example).")
+    return "\n".join(lines)
+
+
+def report_problems(problems: list[str]) -> int:
+    """Print why HTTP serving is refused; return the exit code."""
+    if not problems:
+        return 0
+    print(f"Refusing to serve HTTP ({len(problems)} problem{'s' if len(problems) != 1 else ''}):", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 2
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment and `.env`."""
+    return Settings()
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    register: Callable[[Registry], None] | None = None,
+    app_factory: str = APP_FACTORY,
+) -> int:
+    """Run the command line; return the process exit code.
+
+    `register` (stdio) and `app_factory` (HTTP) replace the project's tools, for test servers.
+    """
+    args = build_parser().parse_args(argv)
+    if args.command == "replay":
+        from .replay_cli import replay
+
+        return replay(
+            args.audit_file,
+            request_id=args.request_id,
+            url=args.url,
+            headers=args.header,
+            execute=args.execute,
+            allow_incomplete=args.allow_incomplete,
+        )
+    # Worker processes re-read the environment, so command-line overrides travel through it.
+    for option, field in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
+        value = getattr(args, option, None)
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}HTTP__{field}"] = str(value)
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        print(describe_errors(exc), file=sys.stderr)
+        return 2
+
+    if args.command == "dev-setup":
+        return credentials_cli.dev_setup(Path(".env"), settings)
+    if args.command == "gen-key":
+        return credentials_cli.gen_key(settings, args.id, args.scope, args.expires_days)
+    if args.command == "dev-token":
+        return credentials_cli.dev_token(settings, args.scope, args.days)
+    if args.command == "check-config":
+        print(json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True))
+        return report_problems(http_problems(settings)) if DEFAULT_TRANSPORT == "http" else 0
+
+    configure_observability(
+        level=settings.observability.log_level,
+        json_lines=settings.json_logs,
+        audit_sink=settings.observability.audit_sink,
+        otlp_endpoint=settings.observability.otlp_endpoint,
+        service_name=SERVER_NAME,
+        stdio=args.transport == "stdio",
+    )
+    if args.transport == "stdio":
+        # Imported here so that check-config and --version stay fast.
+        from .app import build_mcp_server
+        from .transport.stdio import serve_stdio
+
+        serve_stdio(build_mcp_server(settings) if register is None else build_mcp_server(settings, register=register))
+        return 0
+    if report_problems(http_problems(settings)):
+        return 2
+    from .transport.http_server import serve_http
+
+    return serve_http(settings.http, app_factory)

@@ -1,0 +1,192 @@
+"""Typed configuration: one root, one nested model per room, read from the environment and `.env`.
+
+Only `cli.py` (and the worker factory in `app.py`) instantiate `Settings`; every room receives
+its own sub-model. Environment variables use the project prefix and `__` between levels, e.g.
+`<PREFIX>HTTP__PORT=9000` (the prefix is `project.ENV_PREFIX`). Lists and nested objects are JSON.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .auth.settings import AuthSettings
+from .limits.settings import LimitsSettings
+from .project import ENV_PREFIX
+from .services.settings import ServiceSettings
+
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpSettings(BaseModel):
+    """Streamable HTTP listener and its transport hygiene."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+    host: str = "127.0.0.1"
+    """Bind address. Use 0.0.0.0 only behind auth and an explicit host allowlist."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    """TCP port."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """uvicorn worker processes; scale with cores, not beyond them."""
+
+    allowed_hosts: list[str] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
+    """`Host` values the MCP endpoint accepts (DNS-rebinding guard); others get 421.
+    List both "name" and "name:*" (any port) for a public hostname."""
+
+    allowed_origins: list[str] = Field(default_factory=lambda: list(LOOPBACK_ORIGINS))
+    """`Origin` values accepted from browsers; a request with another Origin gets 403, none is fine."""
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Host headers are believed."""
+
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    """Requests whose headers add up to more get 431."""
+
+    stateless_legacy: bool = True
+    """Serve 2025-11-25-and-older clients without sessions so any replica can answer (no affinity needed)."""
+
+    json_response: bool = False
+    """Answer with plain JSON instead of SSE. Faster, but drops progress and modern cancellation."""
+
+    max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Larger request bodies get 413 before they are parsed."""
+
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
+    """Idle keep-alive; keep it above your load balancer's idle timeout (often 60 s)."""
+
+    graceful_shutdown_seconds: float = Field(default=20.0, ge=2.0, le=600.0)
+    """How long in-flight requests may run after SIGTERM before they are cancelled. Keep the Helm
+    chart's `shutdown.gracefulSeconds` equal to it (the chart sets this from that value)."""
+
+    limit_concurrency: int = Field(default=1000, ge=1)
+    """uvicorn answers 503 past this many open connections plus tasks (protects memory)."""
+
+    unsafe_allow_unauthenticated_remote: bool = False
+    """With `AUTH__MODE=none`, serve on a non-loopback address anyway (a gateway in front
+    authenticates callers); without it such a bind is refused in production."""
+
+    @model_validator(mode="after")
+    def _lists_are_usable(self) -> Self:
+        if not self.allowed_hosts:
+            raise ValueError("allowed_hosts is empty, which would reject every request; list at least one host")
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies entry {entry!r} is not an IP address or CIDR") from None
+        return self
+
+
+class ObservabilitySettings(BaseModel):
+    """Logs, the audit trail, metrics and trace export."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Minimum level written."""
+
+    log_format: Literal["auto", "json", "pretty"] = "auto"
+    """`auto` writes JSON in production and readable lines in development."""
+
+    audit_sink: str = Field(default="stdout", min_length=1)
+    """Where audit records go: `stdout`, `stderr`, `off`, or a file path (appended). On stdio,
+    `stdout` becomes `stderr`."""
+
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve /metrics on this separate port instead of the main one (keeps it off the public ingress)."""
+
+    otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset means no export."""
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "production"] = "production"
+    """`production` refuses unsafe settings; `development` relaxes them and logs readable lines."""
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    services: ServiceSettings = Field(default_factory=ServiceSettings)
+
+    @property
+    def json_logs(self) -> bool:
+        """Whether log records are written as JSON lines."""
+        fmt = self.observability.log_format
+        return fmt == "json" or (fmt == "auto" and self.environment == "production")
+
+
+def http_problems(settings: Settings) -> list[str]:
+    """Why serving HTTP with these settings would be unsafe or could not work (empty when fine)."""
+    problems: list[str] = []
+    http, auth = settings.http, settings.auth
+    production = settings.environment == "production"
+    if production and any(h.startswith("*") for h in http.allowed_hosts):
+        problems.append(f"{ENV_PREFIX}HTTP__ALLOWED_HOSTS contains a wildcard; list the real hostnames")
+    if production and any(o.startswith("*") for o in http.allowed_origins):
+        problems.append(f"{ENV_PREFIX}HTTP__ALLOWED_ORIGINS contains a wildcard; list the real origins")
+    if auth.mode == "none":
+        if production and not is_loopback(http.host) and not http.unsafe_allow_unauthenticated_remote:
+            problems.append(
+                f"{ENV_PREFIX}HTTP__HOST={http.host} exposes a server without authentication "
+                f"({ENV_PREFIX}AUTH__MODE=none); bind 127.0.0.1, set {ENV_PREFIX}AUTH__MODE to api_key or oauth, "
+                f"or set {ENV_PREFIX}HTTP__UNSAFE_ALLOW_UNAUTHENTICATED_REMOTE=true if a gateway authenticates callers"
+            )
+        return problems
+    if settings.limits.backend == "redis" and importlib.util.find_spec("redis") is None:
+        problems.append(
+            f"{ENV_PREFIX}LIMITS__BACKEND=redis needs the redis client: install the `redis` extra "
+            "(uv sync --extra redis), or set LIMITS__BACKEND=memory"
+        )
+    missing = [name for name, value in oauth_requirements(settings).items() if value is None]
+    oauth_optional = auth.mode == "api_key+oauth"  # next to API keys OAuth may be off, but not half-configured
+    if auth.uses_oauth and missing and not (oauth_optional and len(missing) == 3):
+        problems.append(
+            f"{ENV_PREFIX}AUTH__MODE={auth.mode} needs {', '.join(missing)} "
+            "(the audience tokens must carry is the resource URL)"
+        )
+    if production and auth.uses_api_keys and not auth.api_keys and auth.oauth.issuer is None:
+        problems.append(
+            f"no credentials are accepted: add {ENV_PREFIX}AUTH__API_KEYS (see the gen-key command)"
+            + (f" or configure {ENV_PREFIX}AUTH__OAUTH__ISSUER" if auth.uses_oauth else "")
+        )
+    return problems
+
+
+def oauth_requirements(settings: Settings) -> dict[str, str | None]:
+    """The settings OAuth verification cannot work without, by environment variable."""
+    oauth = settings.auth.oauth
+    return {
+        f"{ENV_PREFIX}AUTH__OAUTH__ISSUER": oauth.issuer,
+        f"{ENV_PREFIX}AUTH__OAUTH__JWKS_URL": oauth.jwks_url,
+        f"{ENV_PREFIX}AUTH__RESOURCE_URL": settings.auth.resource_url,
+    }
