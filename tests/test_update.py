@@ -295,3 +295,80 @@ def test_migration_v0_6_0_script_carries_edited_values_into_the_moved_file(tmp_p
     commit_all(project, "chore: the move committed")
     sh(sys.executable, script, cwd=project)
     assert new.read_text() == seeded
+
+
+USER_TOOL = '''"""A user's tool written against the v0.8 layout."""
+
+from ..idempotency import IdempotencyCache
+from ..redaction import redact
+from ..safe_paths import resolve_inside
+from ..toolkit import Registry
+from ..untrusted import untrusted_result
+
+CACHE = IdempotencyCache(ttl_seconds=60)
+
+
+def register(registry: Registry) -> None:
+    @registry.tool()
+    async def shout(text: str) -> str:
+        """Upper-case the text."""
+        return redact(text).upper()
+
+    assert resolve_inside and untrusted_result
+'''
+
+
+def test_migration_v0_9_0_rewrites_imports_of_moved_modules(tmp_path: Path) -> None:
+    """A project from v0.8.0 whose own tool imports the helpers that moved into rooms updates with
+    no conflict, its imports rewritten, and passes its checks."""
+    older = [tag for tag in tags_before("v0.9.0") if tag >= "v0.8.0"]
+    if not older:
+        pytest.skip("no v0.8.x release to update from")
+    project = render(tmp_path / "project", load_answers(ANSWERS), ref=older[0])
+    package = load_answers(ANSWERS).get("package_name") or next((project / "src").iterdir()).name
+    tool = project / "src" / package / "tools" / "shout.py"
+    tool.write_text(USER_TOOL)
+    commit_all(project, "feat: a tool of my own")
+    update(project, "--trust")
+    assert_no_conflicts(project)
+    text = tool.read_text()
+    assert "from ..toolkit.idempotency import IdempotencyCache" in text
+    assert "from ..observability.redaction import redact" in text
+    assert "from ..toolkit.safe_paths import resolve_inside" in text
+    assert "from ..toolkit.untrusted import untrusted_result" in text
+    assert "from ..toolkit import Registry" in text
+    assert not (project / "src" / package / "idempotency.py").exists()
+    sh("uv", "sync", "--quiet", cwd=project, env=project_env())
+    sh("uv", "run", "--quiet", "python", "-c", f"import {package}.tools.shout", cwd=project, env=project_env())
+
+
+def test_migration_v0_9_0_script_on_its_own(tmp_path: Path) -> None:
+    """Relative and absolute imports in owned files are rewritten; template files are not touched;
+    a second run changes nothing; a bad argument is refused with usage."""
+    script = str(ROOT / "hooks" / "migrations" / "v0_9_0_moved_modules.py")
+    (tmp_path / "src" / "acme" / "services").mkdir(parents=True)
+    (tmp_path / "tests" / "tools").mkdir(parents=True)
+    service = tmp_path / "src" / "acme" / "services" / "store.py"
+    service.write_text("from ..safe_paths import resolve_inside\nfrom ..scopes import ScopePolicy\n")
+    test = tmp_path / "tests" / "tools" / "test_x.py"
+    test.write_text("from acme.mcp_server import McpServer\nimport acme.untrusted\nfrom acme.toolkit import Registry\n")
+    owned_by_template = tmp_path / "src" / "acme" / "app.py"
+    owned_by_template.write_text("from .redaction import redact\n")
+
+    sh(sys.executable, script, "acme", cwd=tmp_path)
+    assert (
+        service.read_text()
+        == "from ..toolkit.safe_paths import resolve_inside\nfrom ..auth.scopes import ScopePolicy\n"
+    )
+    assert test.read_text().splitlines() == [
+        "from acme.toolkit.server import ErrorContractServer",
+        "import acme.toolkit.untrusted",
+        "from acme.toolkit import Registry",
+    ]
+    assert owned_by_template.read_text() == "from .redaction import redact\n"
+    before = service.read_text(), test.read_text()
+    sh(sys.executable, script, "acme", cwd=tmp_path)
+    assert (service.read_text(), test.read_text()) == before
+    refused = sh(sys.executable, script, "Not A Package", cwd=tmp_path, check=False)
+    assert refused.returncode == 2
+    assert "usage" in refused.stderr
