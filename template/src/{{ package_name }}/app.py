@@ -143,7 +143,7 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     sessions = mcp_sessions(mcp)
 
     layers: list[Layer] = [  # outermost first
-        *([partial(ForwardedHeaders, trusted_proxies=http.trusted_proxies)] if http.trusted_proxies else []),
+        *optional(http.trusted_proxies, partial(ForwardedHeaders, trusted_proxies=http.trusted_proxies)),
         RequestRecorder,
         partial(
             RequestGuard,
@@ -152,7 +152,7 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
             max_header_bytes=http.max_header_bytes,
         ),
         partial(DrainGate, drain=drain),
-        *([authenticate] if authenticate else []),
+        *authenticate,  # none with AUTH__MODE=none
         partial(
             RateLimiter,
             buckets=buckets,
@@ -167,17 +167,14 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
             total=limits.max_concurrent_total,
             on_refusal=lambda scope: metrics.concurrency_refused.labels(scope).inc(),
         ),
-        *(
-            []
-            if http.stateless_legacy
-            else [
-                partial(
-                    SessionQuota,
-                    per_principal=limits.max_sessions_per_principal,
-                    is_open=lambda session_id: session_id in sessions(),
-                    on_refusal=lambda: metrics.concurrency_refused.labels("sessions").inc(),
-                )
-            ]
+        *optional(
+            not http.stateless_legacy,
+            partial(
+                SessionQuota,
+                per_principal=limits.max_sessions_per_principal,
+                is_open=lambda session_id: session_id in sessions(),
+                on_refusal=lambda: metrics.concurrency_refused.labels("sessions").inc(),
+            ),
         ),
     ]
     endpoint = reduce(lambda inner, layer: layer(inner), reversed(layers), build_mcp_http_app(mcp, http, mcp_path))
@@ -209,6 +206,11 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
         app.include_router(router)
     app.serve_directly(mcp_path, endpoint)
     return app
+
+
+def optional(condition: object, layer: Layer) -> list[Layer]:
+    """`[layer]` when `condition` holds, else nothing: for layers that settings switch off."""
+    return [layer] if condition else []
 
 
 def mcp_sessions(mcp: MCPServer[Any]) -> Callable[[], dict[str, Any]]:
@@ -246,12 +248,12 @@ def rate_limit_store(
 
 def authentication(
     settings: Settings, policy: ScopePolicy, metrics: Metrics
-) -> tuple[Layer | None, dict[str, ReadinessCheck], list[APIRouter]]:
-    """The credential check for the MCP endpoint (None with `AUTH__MODE=none`), the readiness
+) -> tuple[list[Layer], dict[str, ReadinessCheck], list[APIRouter]]:
+    """The credential check for the MCP endpoint (none with `AUTH__MODE=none`), the readiness
     checks it depends on, and the routes it publishes (OAuth protected-resource metadata)."""
     auth = settings.auth
     if auth.mode == "none":
-        return None, {}, []
+        return [], {}, []
     verifiers: list[Verifier] = []
     checks: dict[str, ReadinessCheck] = {}
     routes: list[APIRouter] = []
@@ -287,7 +289,7 @@ def authentication(
         accept_api_key_header=auth.uses_api_keys,
         on_refusal=lambda reason: metrics.auth_failures.labels(reason).inc(),
     )
-    return layer, checks, routes
+    return [layer], checks, routes
 
 
 def create_app_from_env(register: Register = register_tools) -> FastAPI:

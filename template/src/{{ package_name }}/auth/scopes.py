@@ -24,8 +24,6 @@ class ScopePolicy:
 
     def __init__(self, required: Mapping[str, Iterable[str]]) -> None:
         self._required = {tool: tuple(sorted(set(scopes))) for tool, scopes in required.items() if scopes}
-        # Callers share a handful of scope sets, so answers are memoised per set (bounded).
-        self._hidden: dict[frozenset[str], frozenset[str]] = {}
 
     def required(self, tool: str) -> tuple[str, ...]:
         """Scopes `tool` needs (empty when it needs none)."""
@@ -38,12 +36,7 @@ class ScopePolicy:
 
     def hidden_tools(self, granted: frozenset[str]) -> frozenset[str]:
         """Tools a caller with `granted` may not call (and so does not see)."""
-        hidden = self._hidden.get(granted)
-        if hidden is None:
-            hidden = frozenset(tool for tool, needed in self._required.items() if missing_scopes(needed, granted))
-            if len(self._hidden) < 1024:
-                self._hidden[granted] = hidden
-        return hidden
+        return frozenset(tool for tool, needed in self._required.items() if missing_scopes(needed, granted))
 
     @property
     def all_scopes(self) -> list[str]:

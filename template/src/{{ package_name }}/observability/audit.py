@@ -119,9 +119,9 @@ def configure_audit(destination: str | TextIO) -> None:
 
 def record_tool_call(*, arguments_preview_json: str, **fields: Any) -> None:
     """Write one audit record: serialized here, written by the sink's thread (no logging machinery).
-    The preview arrives as JSON text (see `preview_json`) and is spliced in as it is."""
+    The preview arrives as JSON text (see `preview_json`)."""
     if _sink is not None:
         # The tool name, principal and idempotency key come from the caller too: bounded and redacted.
         shown = {k: redact(v, FIELD_CHARS) if isinstance(v, str) else v for k, v in fields.items()}
-        head = json.dumps({"type": "tool_call", **shown}, default=str, ensure_ascii=False)
-        _sink(one_line(f'{head[:-1]}, "arguments_preview": {arguments_preview_json}}}') + "\n")
+        record = {"type": "tool_call", **shown, "arguments_preview": json.loads(arguments_preview_json)}
+        _sink(one_line(json.dumps(record, default=str, ensure_ascii=False)) + "\n")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 import traceback
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -106,23 +105,6 @@ _info_json: BackgroundSink | None = None
 """The JSON writer, when INFO records are written as JSON: `info_record` goes to it directly."""
 
 
-_second_prefix: tuple[int, str, str] = (-1, "", "")
-
-
-def _timestamp() -> str:
-    """Now, as loguru writes it (local time, ISO 8601, microseconds, offset); the date, time and
-    offset are formatted once per second rather than per record."""
-    global _second_prefix
-    now = time.time()
-    second = int(now)
-    cached, prefix, offset = _second_prefix
-    if second != cached:
-        stamp = datetime.fromtimestamp(second).astimezone().isoformat()  # 2026-01-02T03:04:05+00:00
-        prefix, offset = stamp[:19], stamp[19:]
-        _second_prefix = (second, prefix, offset)
-    return f"{prefix}.{int((now - second) * 1_000_000):06d}{offset}"
-
-
 def info_record(logger_name: str, message: str, fields: dict[str, Any]) -> None:
     """Write one INFO record carrying `fields`, exactly as loguru's JSON format would.
 
@@ -134,7 +116,7 @@ def info_record(logger_name: str, message: str, fields: dict[str, Any]) -> None:
         logger.bind(**fields, logger=logger_name).info(message)
         return
     payload: dict[str, Any] = {
-        "ts": _timestamp(),
+        "ts": datetime.now().astimezone().isoformat(),  # as loguru stamps its records
         "level": "INFO",
         "message": redact(message, MESSAGE_CHARS),
         **{k: redact(v, FIELD_CHARS) if isinstance(v, str) else _field(v) for k, v in fields.items()},
