@@ -297,7 +297,7 @@ def test_migration_v0_6_0_script_carries_edited_values_into_the_moved_file(tmp_p
     assert new.read_text() == seeded
 
 
-USER_TOOL = '''"""A user's tool written against the v0.8 layout."""
+V08_TOOL = '''"""A user's tool written against the v0.8 layout."""
 
 from ..idempotency import IdempotencyCache
 from ..redaction import redact
@@ -327,7 +327,7 @@ def test_migration_v0_9_0_rewrites_imports_of_moved_modules(tmp_path: Path) -> N
     project = render(tmp_path / "project", load_answers(ANSWERS), ref=older[0])
     package = load_answers(ANSWERS).get("package_name") or next((project / "src").iterdir()).name
     tool = project / "src" / package / "tools" / "shout.py"
-    tool.write_text(USER_TOOL)
+    tool.write_text(V08_TOOL)
     commit_all(project, "feat: a tool of my own")
     update(project, "--trust")
     assert_no_conflicts(project)
