@@ -36,7 +36,26 @@ def rewrite(text: str, package: str) -> str:
     if "toolkit.server" in text:
         for old, new in RENAMES.items():
             text = re.sub(rf"\b{old}\b", new, text)
-    return text
+    return sort_import_runs(text)
+
+
+SINGLE_IMPORT = re.compile(r"^from (\S+) import [^()]+$")
+
+
+def sort_import_runs(text: str) -> str:
+    """Re-sort each run of one-line `from X import Y` statements by module, as isort (ruff's I001)
+    orders them, so a rewritten module name does not leave the block out of order."""
+    lines = text.split("\n")
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if SINGLE_IMPORT.match(line):
+            run.append(line)
+            continue
+        out.extend(sorted(run, key=lambda item: item.split()[1]))  # ".." sorts before "."
+        run = []
+        out.append(line)
+    return "\n".join(out[:-1])
 
 
 def owned_files(package: str) -> list[Path]:
