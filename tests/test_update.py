@@ -374,7 +374,7 @@ def test_migration_v0_9_0_script_on_its_own(tmp_path: Path) -> None:
     sh(sys.executable, script, "acme", cwd=tmp_path)
     assert (
         service.read_text()
-        == "from ..toolkit.safe_paths import resolve_inside\nfrom ..auth.scopes import ScopePolicy\n"
+        == "from ..auth.scopes import ScopePolicy\nfrom ..toolkit.safe_paths import resolve_inside\n"  # re-sorted
     )
     assert test.read_text().splitlines() == [
         "from acme.toolkit.server import ErrorContractServer",
