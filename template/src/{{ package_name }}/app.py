@@ -24,6 +24,8 @@ from .auth.scopes import ScopePolicy
 from .auth.throttle import FailureThrottle
 from .auth.tool_access import tool_access
 from .auth.verifier import Verifier
+from .exposure.gate import exposure_gate
+from .exposure.policy import Exposure, ExposureRules
 from .limits.concurrency import ConcurrencyLimiter, InFlight
 from .limits.rate_limit import RateLimiter
 from .limits.sessions import SessionQuota
@@ -35,7 +37,7 @@ from .observability.metrics import Metrics
 from .observability.request_context import RequestRecorder
 from .observability.setup import configure_observability
 from .observability.tool_observer import observe
-from .project import DESCRIPTION, SERVER_NAME, SERVER_TITLE
+from .project import DESCRIPTION, ENV_PREFIX, SERVER_NAME, SERVER_TITLE
 from .services import Services, open_services
 from .settings import Settings, http_problems
 from .toolkit.registry import Registry
@@ -76,15 +78,44 @@ def collect_tools(settings: Settings, register: Register = register_tools) -> Re
     return registry
 
 
+def surface_problems(registry: Registry, settings: Settings) -> list[str]:
+    """Settings naming tools, resources or prompts that `registry` does not have (empty when fine):
+    a typo would silently do nothing, so serving is refused and check-config reports them."""
+    unmatched = ExposureRules(settings.exposure).unmatched(
+        tools=registry.rules.keys(), resources=registry.resources, prompts=registry.prompts
+    )
+    return unknown_tool_limits(registry, settings.limits) + unmatched
+
+
+def unknown_tool_limits(registry: Registry, limits: LimitsSettings) -> list[str]:
+    """The problem with `LIMITS__TOOLS` naming tools that do not exist, if it does."""
+    unknown = sorted(set(limits.tools) - set(registry.rules))
+    if not unknown:
+        return []
+    return [f"{ENV_PREFIX}LIMITS__TOOLS names unknown tools {unknown}; known: {sorted(registry.rules)}"]
+
+
+def exposure_of(registry: Registry, settings: Settings) -> Exposure:
+    """What the operator's allow and deny lists leave of the registered tools, resources and prompts."""
+    rules = ExposureRules(settings.exposure)
+    return Exposure.decide(rules, tools=registry.rules, resources=registry.resources, prompts=registry.prompts)
+
+
+def scope_policy(registry: Registry, settings: Settings) -> ScopePolicy:
+    """The scopes each exposed tool needs: a disabled tool needs none anywhere (its callers hear
+    "disabled", not "insufficient scope"), and its scopes are not advertised."""
+    return ScopePolicy(exposure_of(registry, settings).exposed(registry.scopes))
+
+
 def tool_budgets(registry: Registry, limits: LimitsSettings) -> dict[str, ToolBudget]:
     """Each tool's effective deadline and rate: settings override what the tool declared.
 
     Raises:
         ValueError: settings name a tool that does not exist (a typo would silently do nothing).
     """
-    unknown = sorted(set(limits.tools) - set(registry.rules))
-    if unknown:
-        raise ValueError(f"LIMITS__TOOLS names unknown tools {unknown}; known: {sorted(registry.rules)}")
+    problems = unknown_tool_limits(registry, limits)
+    if problems:
+        raise ValueError(problems[0])
     budgets = {}
     for name, rules in registry.rules.items():
         override = limits.tools.get(name, ToolLimit())
@@ -99,12 +130,22 @@ def tool_budgets(registry: Registry, limits: LimitsSettings) -> dict[str, ToolBu
 def attach_tool_middleware(
     registry: Registry, settings: Settings, metrics: Metrics, buckets: Buckets, *, transport: str
 ) -> MCPServer[Services]:
-    """Wrap every MCP message, outermost first: observe everything (refusals included), then
-    scopes (HTTP callers only carry them), then per-tool deadlines and rates."""
+    """Wrap every MCP message, outermost first: observe everything (refusals included), then the
+    operator's exposure lists (before scopes, so a disabled tool is "disabled" to everyone), then
+    scopes (HTTP callers only carry them), then per-tool deadlines and rates.
+
+    Raises:
+        ValueError: settings name tools, resources or prompts that are not registered.
+    """
+    problems = surface_problems(registry, settings)
+    if problems:
+        raise ValueError("; ".join(problems))
     mcp = registry.server
     mcp.middleware.append(observe(metrics, transport, audit=settings.observability.audit_sink != "off"))
+    if settings.exposure.allow or settings.exposure.deny:
+        mcp.middleware.append(exposure_gate(exposure_of(registry, settings)))
     if transport == "http" and settings.auth.mode != "none":
-        mcp.middleware.append(tool_access(ScopePolicy(registry.scopes)))
+        mcp.middleware.append(tool_access(scope_policy(registry, settings)))
     default = ToolBudget(timeout_seconds=settings.limits.tool_timeout_seconds)
     mcp.middleware.append(tool_limits(tool_budgets(registry, settings.limits), default, buckets))
     return mcp
@@ -131,7 +172,7 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     metrics = Metrics(registry.rules, version=__version__)
     buckets, buckets_check, close_buckets = rate_limit_store(limits, metrics)
     mcp = attach_tool_middleware(registry, settings, metrics, buckets, transport="http")
-    policy = ScopePolicy(registry.scopes)
+    policy = scope_policy(registry, settings)
     authenticate, auth_checks, auth_routes = authentication(settings, policy, metrics)
     drain = Drain(budget_seconds=max(1.0, http.graceful_shutdown_seconds - 1))
     in_flight = InFlight()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth.settings import AuthSettings
+from .exposure.settings import ExposureSettings
 from .limits.settings import LimitsSettings
 from .project import ENV_PREFIX
 from .services.settings import ServiceSettings
@@ -135,6 +136,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    exposure: ExposureSettings = Field(default_factory=ExposureSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
 

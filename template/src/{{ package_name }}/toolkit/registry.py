@@ -44,6 +44,11 @@ class Registry:
         self._mcp = mcp
         self.rules: dict[str, ToolRules] = {}
         """What each registered tool declared: scopes, rate, timeout."""
+        self.resources: list[str] = []
+        """The URI of every registered resource and resource template, in registration order
+        (the order the SDK tries templates in)."""
+        self.prompts: list[str] = []
+        """The name of every registered prompt."""
 
     @property
     def server(self) -> MCPServer[Any]:
@@ -98,7 +103,15 @@ class Registry:
         mime_type: str | None = None,
     ) -> Callable[[F], F]:
         """Register a resource (static URI) or resource template (URI with `{params}`)."""
-        return self._mcp.resource(uri, name=name, title=title, description=description, mime_type=mime_type)
+        add = self._mcp.resource(uri, name=name, title=title, description=description, mime_type=mime_type)
+
+        def decorator(fn: F) -> F:
+            add(fn)
+            if uri not in self.resources:  # a URI registered twice keeps its first place in the SDK too
+                self.resources.append(uri)
+            return fn
+
+        return decorator
 
     def prompt(
         self,
@@ -108,7 +121,15 @@ class Registry:
         description: str | None = None,
     ) -> Callable[[F], F]:
         """Register a prompt template."""
-        return self._mcp.prompt(name=name, title=title, description=description)
+        add = self._mcp.prompt(name=name, title=title, description=description)
+
+        def decorator(fn: F) -> F:
+            add(fn)
+            if (name or fn.__name__) not in self.prompts:
+                self.prompts.append(name or fn.__name__)
+            return fn
+
+        return decorator
 
 
 def register_package(package: str, registry: Registry) -> list[str]:
