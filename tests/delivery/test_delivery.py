@@ -201,13 +201,13 @@ def test_the_values_schema_rejects_bad_values_clearly(name: str, values: dict[st
 
 @pytest.mark.parametrize("name", WITH_GITHUB)
 def test_the_rendered_workflow_matches_the_github_schema(name: str) -> None:
-    """The generated CI workflow and Dependabot config validate against their published schemas."""
+    """The generated CI workflow and Renovate config validate against their published schemas."""
     workflow = rendered(name) / ".github" / "workflows" / "ci.yml"
     checker = shutil.which("check-jsonschema")
     assert checker, "check-jsonschema is a dev dependency"
     for schema, path in (
         ("vendor.github-workflows", workflow),
-        ("vendor.dependabot", workflow.parent.parent / "dependabot.yml"),
+        ("vendor.renovate", workflow.parent.parent / "renovate.json"),
     ):
         result = subprocess.run(
             [checker, "--builtin-schema", schema, str(path)], capture_output=True, text=True, check=False

@@ -256,8 +256,10 @@ def built(podman_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     project = render(tmp_path_factory.mktemp("image") / "project", load_answers(ANSWERS))
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     dockerfile = (project / "Dockerfile").read_text()
-    uv_version = re.search(r"^ARG UV_IMAGE=\S+:(\S+)$", dockerfile, re.MULTILINE)
-    assert uv_version, "the Dockerfile pins uv in ARG UV_IMAGE"
+    uv_version = re.search(
+        r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:([0-9.]+)@sha256:[0-9a-f]{64}$", dockerfile, re.MULTILINE
+    )
+    assert uv_version, "the Dockerfile pins uv by version and digest in ARG UV_IMAGE"
     version = uv_version.group(1)
 
     uv = uv_binary(version)

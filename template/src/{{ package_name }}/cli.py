@@ -1,4 +1,4 @@
-"""Command-line entry point: `serve | check-config | replay | gen-key | dev-token | dev-setup | --version`."""
+"""Command-line entry point: `serve | check-config | replay | gen-key | dev-token | dev-setup | lock-tools`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev_token.add_argument("--days", type=int, default=1, help="days until it expires (default: %(default)s)")
 
     commands.add_parser("dev-setup", help="write .env for local development with a fresh credential (once)")
+
+    lock = commands.add_parser("lock-tools", help="write tools.lock, the reviewed snapshot of the tool surface")
+    lock.add_argument("--check", action="store_true", help="compare instead: exit 1 with a diff when it differs")
+    lock.add_argument("--path", type=Path, help="the lock file (default: ./tools.lock)")
+
+    scan = commands.add_parser("scan-tools", help="scan tool, resource and prompt descriptions for poisoning")
+    scan.add_argument("--waivers", type=Path, help="the waivers file (default: ./tools-waivers.toml)")
     return parser
 
 
@@ -80,11 +87,11 @@ def describe_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def report_problems(problems: list[str]) -> int:
-    """Print why HTTP serving is refused; return the exit code."""
+def report_problems(problems: list[str], refusing: str = "Refusing to serve HTTP") -> int:
+    """Print why serving (over HTTP, by default) is refused; return the exit code."""
     if not problems:
         return 0
-    print(f"Refusing to serve HTTP ({len(problems)} problem{'s' if len(problems) != 1 else ''}):", file=sys.stderr)
+    print(f"{refusing} ({len(problems)} problem{'s' if len(problems) != 1 else ''}):", file=sys.stderr)
     for problem in problems:
         print(f"  - {problem}", file=sys.stderr)
     return 2
@@ -95,6 +102,14 @@ def load_settings() -> Settings:
     return Settings()
 
 
+def surface_problems(settings: Settings, register: Callable[[Registry], None] | None) -> list[str]:
+    """Settings naming tools, resources or prompts the server does not register (empty when fine)."""
+    from . import app  # imported here: it loads the SDK and every tool
+
+    registry = app.collect_tools(settings) if register is None else app.collect_tools(settings, register)
+    return app.surface_problems(registry, settings)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -103,7 +118,8 @@ def main(
 ) -> int:
     """Run the command line; return the process exit code.
 
-    `register` (stdio) and `app_factory` (HTTP) replace the project's tools, for test servers.
+    `register` (stdio) and `app_factory` (HTTP) replace the project's tools, for test servers;
+    settings are checked against what `register` adds, so the two must add the same.
     """
     args = build_parser().parse_args(argv)
     if args.command == "replay":
@@ -117,6 +133,15 @@ def main(
             execute=args.execute,
             allow_incomplete=args.allow_incomplete,
         )
+    if args.command == "lock-tools":
+        # Before the settings load: the snapshot is of the code, whatever this environment sets.
+        from .lock_cli import lock_tools
+
+        return lock_tools(args.path, check=args.check)
+    if args.command == "scan-tools":
+        from .scan_cli import scan_tools
+
+        return scan_tools(args.waivers)
     # Worker processes re-read the environment, so command-line overrides travel through it.
     for option, field in (("host", "HOST"), ("port", "PORT"), ("workers", "WORKERS")):
         value = getattr(args, option, None)
@@ -136,7 +161,8 @@ def main(
         return credentials_cli.dev_token(settings, args.scope, args.days)
     if args.command == "check-config":
         print(json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True))
-        return report_problems(http_problems(settings)) if DEFAULT_TRANSPORT == "http" else 0
+        refused = report_problems(surface_problems(settings, register), refusing="Refusing to serve")
+        return (report_problems(http_problems(settings)) if DEFAULT_TRANSPORT == "http" else 0) or refused
 
     configure_observability(
         level=settings.observability.log_level,
@@ -146,6 +172,9 @@ def main(
         service_name=SERVER_NAME,
         stdio=args.transport == "stdio",
     )
+    # HTTP workers build their own apps: a problem found there would be a traceback per worker.
+    if report_problems(surface_problems(settings, register), refusing="Refusing to serve"):
+        return 2
     if args.transport == "stdio":
         # Imported here so that check-config and --version stay fast.
         from .app import build_mcp_server
