@@ -194,6 +194,8 @@ def user_owned(path: str) -> bool:
             f"src/{PACKAGE}/services/",
             "tests/tools/",
             "tests/services/",
+            # The reviewed snapshot of the project's own tools: an update never writes it.
+            "tools.lock",
         )
     )
 
@@ -226,6 +228,22 @@ def test_update_from_each_release_is_clean_and_keeps_the_users_code(release_tag:
     assert git("status", "--porcelain", cwd=project) == "", "a second update changed files"
 
     sh("make", "setup", cwd=project, env=project_env())
+    # The one step the Upgrading notes ask for. Until it is taken the snapshot test fails and says
+    # how to fix it: the update writes no tools.lock, and the user's greet tool is in none.
+    lock_test = sh(
+        "uv",
+        "run",
+        "--quiet",
+        "pytest",
+        "-q",
+        "tests/tools/test_tools_lock.py",
+        cwd=project,
+        env=project_env(),
+        check=False,
+    )
+    assert lock_test.returncode != 0
+    assert "make lock-tools" in lock_test.stdout, lock_test.stdout[-2000:]
+    sh("make", "lock-tools", cwd=project, env=project_env())
     sh("make", "check", cwd=project, env=project_env())
 
 

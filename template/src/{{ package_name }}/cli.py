@@ -1,4 +1,5 @@
-"""Command-line entry point: `serve | check-config | replay | gen-key | dev-token | dev-setup | lock-tools`."""
+"""Command-line entry point: `serve`, `check-config`, `replay`, `gen-key`, `dev-token`, `dev-setup`,
+`lock-tools`, `scan-tools` and `--version`."""
 
 from __future__ import annotations
 
