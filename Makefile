@@ -31,6 +31,7 @@ demo: demo-render ## Render a project with default answers into $(DEST), then se
 # project finds this clone; the first commit gives the update the clean tree it requires.
 demo-render: ## Render a project with default answers into $(DEST), in git with a first commit
 	@test ! -e "$(DEST)" || { echo "$(DEST) already exists: remove it, or choose another with make demo DEST=../other-server" >&2; exit 2; }
+	@test -n "$(ALLOW_DIRTY)" || test -z "$$(git status --porcelain)" || { echo "this template clone has uncommitted changes: copier would record a revision that no later update can find. Commit them, or render anyway with ALLOW_DIRTY=1" >&2; exit 2; }
 	$(COPIER) copy --quiet --defaults --vcs-ref HEAD "$(CURDIR)" "$(DEST)"
 	git -C "$(DEST)" init --quiet -b main
 	git -C "$(DEST)" add -A
