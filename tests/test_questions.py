@@ -25,6 +25,9 @@ def answers_file(project: Path) -> dict[str, Any]:
         pytest.param({"package_name": "Bad-Name"}, "lowercase Python identifier", id="package-not-identifier"),
         pytest.param({"project_slug": "-x"}, "1-53 characters", id="slug-shape"),
         pytest.param({"project_name": "!!!"}, "1-63 characters", id="name-shape"),
+        pytest.param(
+            {"project_name": "天气服务"}, 'derived from the project name "天气服务": give one', id="name-no-slug"
+        ),
         pytest.param({"user_email": "nope"}, "email address", id="email"),
         pytest.param({"env_prefix": "lower_"}, "uppercase", id="env-prefix"),
         pytest.param({"description": 'say "hi"'}, "quotes", id="description-quotes"),
@@ -38,6 +41,15 @@ def test_invalid_answers_are_refused_with_a_reason(tmp_path: Path, data: dict[st
     with pytest.raises(ValueError, match=message):
         render(dst, data)
     assert not dst.exists()
+
+
+def test_a_name_with_accents_keeps_them_and_derives_an_ascii_slug(tmp_path: Path) -> None:
+    """Letters of any language are letters; the slug and package are their ASCII base letters."""
+    project = render(tmp_path / "out", {"project_name": "Météo Straße"})
+    answers = answers_file(project)
+    assert (answers["project_name"], answers["project_slug"]) == ("Météo Straße", "meteo-strasse")
+    assert answers["package_name"] == "meteo_strasse"
+    assert "Météo Straße" in (project / "README.md").read_text(encoding="utf-8")
 
 
 def test_an_unknown_choice_is_refused(tmp_path: Path) -> None:
