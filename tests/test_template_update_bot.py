@@ -35,8 +35,8 @@ def test_the_workflow_runs_the_script_with_pinned_actions_and_minimal_permission
     uses = [step["uses"] for step in steps if "uses" in step]
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", use) for use in uses), uses
     runs = "\n".join(step.get("run", "") for step in steps)
-    assert "python3 .github/scripts/template_update.py" in runs
-    assert (github_render / ".github" / "scripts" / "template_update.py").is_file()
+    assert "python3 scripts/template_update.py" in runs
+    assert (github_render / "scripts" / "template_update.py").is_file()
 
 
 def test_no_update_bot_without_github_ci(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def rendered_at(repo: Path, ref: str, dst: Path) -> Path:
 
 
 def run_bot(project: Path, body: Path, check: str = "true") -> subprocess.CompletedProcess[str]:
-    script = project / ".github" / "scripts" / "template_update.py"
+    script = project / "scripts" / "template_update.py"
     cmd = [sys.executable, str(script), "--body-file", str(body), "--copier", COPIER, "--check-command", check]
     return subprocess.run(cmd, cwd=project, capture_output=True, text=True, check=False)
 
