@@ -201,12 +201,14 @@ def test_the_values_schema_rejects_bad_values_clearly(name: str, values: dict[st
 
 @pytest.mark.parametrize("name", WITH_GITHUB)
 def test_the_rendered_workflow_matches_the_github_schema(name: str) -> None:
-    """The generated CI workflow and Renovate config validate against their published schemas."""
+    """The generated workflows (CI and the template-update bot) and the Renovate config validate
+    against their published schemas."""
     workflow = rendered(name) / ".github" / "workflows" / "ci.yml"
     checker = shutil.which("check-jsonschema")
     assert checker, "check-jsonschema is a dev dependency"
     for schema, path in (
         ("vendor.github-workflows", workflow),
+        ("vendor.github-workflows", workflow.with_name("template-update.yml")),
         ("vendor.renovate", workflow.parent.parent / "renovate.json"),
     ):
         result = subprocess.run(
