@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from . import __version__, credentials_cli
 from .observability.setup import configure_observability
@@ -88,6 +89,17 @@ def describe_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def describe_malformed_json(exc: SettingsError) -> str:
+    """The variables whose value must be JSON and is not (pydantic-settings names only the group)."""
+    from .settings_json import configured_variables, malformed_json
+
+    problems = malformed_json(configured_variables()) or [f"{exc}; a list or object setting there is not valid JSON"]
+    lines = [f"Invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
+    lines += [f"  - {problem}" for problem in problems]
+    lines.append("Set these in the environment or in .env (see .env.example).")
+    return "\n".join(lines)
+
+
 def report_problems(problems: list[str], refusing: str = "Refusing to serve HTTP") -> int:
     """Print why serving (over HTTP, by default) is refused; return the exit code."""
     if not problems:
@@ -152,6 +164,9 @@ def main(
         settings = load_settings()
     except ValidationError as exc:
         print(describe_errors(exc), file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(describe_malformed_json(exc), file=sys.stderr)
         return 2
 
     if args.command == "dev-setup":
