@@ -18,6 +18,7 @@ from . import __version__, credentials_cli
 from .observability.setup import configure_observability
 from .project import DEFAULT_TRANSPORT, DESCRIPTION, DISTRIBUTION, ENV_PREFIX, SERVER_NAME
 from .settings import Settings, http_problems
+from .settings_errors import configured_variables, malformed_json, unknown_sections
 
 if TYPE_CHECKING:
     from .toolkit.registry import Registry
@@ -91,9 +92,12 @@ def describe_errors(exc: ValidationError) -> str:
 
 def describe_malformed_json(exc: SettingsError) -> str:
     """The variables whose value must be JSON and is not (pydantic-settings names only the group)."""
-    from .settings_json import configured_variables, malformed_json
-
     problems = malformed_json(configured_variables()) or [f"{exc}; a list or object setting there is not valid JSON"]
+    return describe_problems(problems)
+
+
+def describe_problems(problems: list[str]) -> str:
+    """Configuration problems, one per line, as `describe_errors` words them."""
     lines = [f"Invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
     lines += [f"  - {problem}" for problem in problems]
     lines.append("Set these in the environment or in .env (see .env.example).")
@@ -167,6 +171,10 @@ def main(
         return 2
     except SettingsError as exc:
         print(describe_malformed_json(exc), file=sys.stderr)
+        return 2
+    unknown = unknown_sections(os.environ)
+    if unknown:
+        print(describe_problems(unknown), file=sys.stderr)
         return 2
 
     if args.command == "dev-setup":

@@ -1,12 +1,14 @@
-"""Which variables hold a value that must be JSON but is not.
+"""The configuration mistakes pydantic-settings lets through or cannot name, by variable.
 
-pydantic-settings decodes list, dict and model settings as JSON and, when one does not parse,
-raises an error naming only the top-level group ("auth"), with a traceback. This finds the
-variables themselves, as the user wrote them, so the error can name them.
+It decodes list, dict and model settings as JSON and, when one does not parse, raises an error
+naming only the top-level group ("auth"); and it ignores an environment variable whose section
+does not exist (`..._HTTPP__PORT`), since it only looks up the fields it has. This finds those
+variables as the user wrote them, so the error can name them.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import types
@@ -82,4 +84,21 @@ def malformed_json(variables: Mapping[str, str]) -> list[str]:
             problems.append(
                 f"{name.upper()}: not valid JSON; this setting takes a JSON {kind}, e.g. {name.upper()}={example}"
             )
+    return problems
+
+
+def unknown_sections(environ: Mapping[str, str]) -> list[str]:
+    """One problem per prefixed environment variable that names no setting at all (empty when fine).
+
+    Misspelt keys inside a section, and anything unknown in `.env`, are refused by the settings
+    model itself."""
+    known = {f"{ENV_PREFIX}{name.upper()}": name for name in Settings.model_fields}
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.split("__")[0] in known:
+            continue
+        close = difflib.get_close_matches(upper.split("__")[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{upper}: not a setting{hint}; check its spelling against .env.example, or remove it")
     return problems
