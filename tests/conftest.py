@@ -29,6 +29,7 @@ import urllib.request  # noqa: E402
 from typing import Any  # noqa: E402
 
 import copier  # noqa: E402
+import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +156,13 @@ def render(dst: Path, data: dict[str, Any], *, ref: str = CANDIDATE) -> Path:
         str(template_repo()), dst, data=data, vcs_ref=ref, defaults=True, unsafe=False, quiet=True, overwrite=True
     )
     return dst
+
+
+def synced_default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh default render with its environment synced, for a test module that edits it."""
+    path = render(tmp_path_factory.mktemp("default") / "project", load_answers("default"))
+    sh("uv", "sync", "--quiet", cwd=path, env=project_env())
+    return path
 
 
 def tree(root: Path) -> dict[str, bytes]:

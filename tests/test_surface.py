@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import load_answers, project_env, render, sh
+from .conftest import project_env, sh, synced_default_render
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +31,7 @@ RULES = ("hidden-instruction", "invisible-unicode", "lookalike-name", "secret-pa
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default render with its environment synced once."""
-    path = render(tmp_path_factory.mktemp("default") / "project", load_answers("default"))
-    sh("uv", "sync", "--quiet", cwd=path, env=project_env())
-    return path
+    return synced_default_render(tmp_path_factory)
 
 
 def test_a_poisoned_tool_fails_the_scan_test_and_make_scan_tools(project: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import load_answers, project_env, render, sh
+from .conftest import project_env, sh, synced_default_render
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +16,7 @@ LOCK_TEST = "tests/tools/test_tools_lock.py"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default render with its environment synced once."""
-    path = render(tmp_path_factory.mktemp("default") / "project", load_answers("default"))
-    sh("uv", "sync", "--quiet", cwd=path, env=project_env())
-    return path
+    return synced_default_render(tmp_path_factory)
 
 
 def test_a_changed_description_fails_until_the_lock_is_rewritten(project: Path) -> None:
