@@ -114,6 +114,13 @@ def report_problems(problems: list[str], refusing: str = "Refusing to serve HTTP
     return 2
 
 
+def listen_problems(settings: Settings) -> list[str]:
+    """Why the HTTP server could not listen where it is configured to (a taken port, a foreign host)."""
+    from .transport.bind_probe import bind_problems
+
+    return bind_problems(settings.http, settings.observability.metrics_port)
+
+
 def load_settings() -> Settings:
     """Read settings from the environment and `.env`."""
     return Settings()
@@ -186,7 +193,9 @@ def main(
     if args.command == "check-config":
         print(json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True))
         refused = report_problems(surface_problems(settings, register), refusing="Refusing to serve")
-        return (report_problems(http_problems(settings)) if DEFAULT_TRANSPORT == "http" else 0) or refused
+        if DEFAULT_TRANSPORT == "http":
+            refused = report_problems(http_problems(settings) or listen_problems(settings)) or refused
+        return refused
 
     configure_observability(
         level=settings.observability.log_level,
@@ -206,7 +215,7 @@ def main(
 
         serve_stdio(build_mcp_server(settings) if register is None else build_mcp_server(settings, register=register))
         return 0
-    if report_problems(http_problems(settings)):
+    if report_problems(http_problems(settings) or listen_problems(settings)):
         return 2
     from .transport.http_server import serve_http
 
