@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -140,3 +143,71 @@ def test_rendering_twice_gives_identical_bytes(rendered: tuple[str, Path], tmp_p
     name, project = rendered
     again = render(tmp_path / "project", load_answers(name))
     assert tree(again) == tree(project)
+
+
+FENCED = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def fenced_blocks(markdown: str, language: str) -> list[str]:
+    return [body for lang, body in FENCED.findall(markdown) if lang == language]
+
+
+def commands_in(document: Any) -> list[str]:
+    """Every "command" value anywhere in a client configuration."""
+    if isinstance(document, dict):
+        own = [document["command"]] if isinstance(document.get("command"), str) else []
+        return own + [command for value in document.values() for command in commands_in(value)]
+    if isinstance(document, list):
+        return [command for value in document for command in commands_in(value)]
+    return []
+
+
+def test_readme_client_snippets_are_valid(rendered: tuple[str, Path]) -> None:
+    """Every JSON block of the README parses, every client entry starts the server by an absolute
+    path (a GUI launcher's PATH lacks uv), and the Python block compiles."""
+    name, project = rendered
+    readme = (project / "README.md").read_text()
+    assert "## Connect a client" in readme
+    configs = [json.loads(block) for block in fenced_blocks(readme, "json")]
+    assert configs, "the README shows no client configuration"
+    commands = [command for config in configs for command in commands_in(config)]
+    assert all(command.startswith("/") for command in commands), commands
+    assert bool(commands) == flags(load_answers(name))["stdio"]
+    for block in fenced_blocks(readme, "python"):
+        compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+
+
+def inspect_commands(project: Path, *variables: str) -> list[list[str]]:
+    """The commands `make inspect` would run (make -n), split as the shell splits them."""
+    printed = subprocess.run(
+        ["make", "-n", "inspect", "UV=uv", *variables],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [shlex.split(line) for line in printed.stdout.splitlines()]
+
+
+def test_make_inspect_puts_the_server_command_after_the_separator(rendered: tuple[str, Path]) -> None:
+    """stdio: the Inspector's own options, then `--`, then the server with its `--transport stdio`
+    (else the Inspector takes that option as its own); HTTP: the endpoint, with the key from the
+    environment as a bearer header when the project authenticates."""
+    name, project = rendered
+    answers = load_answers(name)
+    on, slug = flags(answers), yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    check, *runs = inspect_commands(project, "INSPECTOR=inspector", "ARGS=--cli --method tools/list")
+    assert check == ["uv", "run", "python", "scripts/require_node.py", "22.19.0", "make inspect (the MCP Inspector)"]
+    if on["stdio"]:
+        [inspector] = runs
+        separator = inspector.index("--")
+        assert inspector[:separator] == ["inspector", "--cli", "--method", "tools/list", "--transport", "stdio"]
+        server = ["uv", "run", "--directory", str(project), slug, "serve", "--transport", "stdio"]
+        assert inspector[separator + 1 :] == server
+    if on["http"]:
+        *guard, inspector = inspect_commands(project, "TRANSPORT=http", "INSPECTOR=inspector")[1:]
+        authenticates = on["api_keys"] or on["oauth"]
+        header = ["--header", "Authorization: Bearer $MCP_KEY"] if authenticates else []
+        assert inspector == ["inspector", *header, "--transport", "http", "http://127.0.0.1:8000/mcp"]
+        assert bool(guard) == authenticates

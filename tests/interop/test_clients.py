@@ -10,8 +10,12 @@ header) and over stdio. Assertions are on the JSON the clients print.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -214,3 +218,168 @@ def test_inspector_cli_over_stdio(project: Project, node_tools: NodeTools, tmp_p
     command = [str(project.python), "-m", project.package, "serve", "--transport", "stdio"]
     target = ["-e", f"{project.prefix}ENVIRONMENT=development", "--cwd", str(project.path), "--transport", "stdio"]
     assert_inspector_lists_and_calls(node_tools, tmp_path, [*target, "--", *command])
+
+
+def run_in_project(
+    project: Project, node: NodeTools, home: Path, command: list[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`command` in the project directory with Node 22 first on PATH, HOME in `home`, the project's
+    venv as it is (UV_NO_SYNC: the interop render has no dev group to sync) and `env`; every process
+    it starts is in its own group, killed when it is done."""
+    path = f"{node.node.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    environment = project.env() | {"PATH": path, "HOME": str(home), "NO_COLOR": "1", "UV_NO_SYNC": "1"} | env
+    environment["npm_config_update_notifier"] = "false"
+    process = subprocess.Popen(
+        command,
+        cwd=project.path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=PROCESS_TIMEOUT)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=PROCESS_TIMEOUT)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def uv_without_sync(home: Path) -> Path:
+    """A `uv` that never syncs: the Inspector starts the stdio server with a minimal environment
+    (no UV_NO_SYNC), and a sync would fetch the dev group the interop render leaves out."""
+    uv = shutil.which("uv")
+    assert uv, "uv is not on PATH"
+    wrapper = home / "uv-no-sync"
+    wrapper.write_text(f'#!/bin/sh\nUV_NO_SYNC=1 exec "{uv}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def make_inspect(project: Project, node: NodeTools, home: Path, *variables: str, **env: str) -> tuple[int, str, str]:
+    """`make inspect` with the installed Inspector 2.12.0 in CLI mode; (exit code, stdout, stderr)."""
+    inspector = f"INSPECTOR={node.bin('mcp-inspector')}"
+    command = ["make", "inspect", f"UV={uv_without_sync(home)}", inspector, *variables]
+    result = run_in_project(project, node, home, command, **env)
+    return result.returncode, result.stdout, result.stderr
+
+
+def last_json(output: str) -> dict[str, Any]:
+    """The last JSON line the Inspector printed (make adds its own lines around it)."""
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    assert lines, output[-4000:]
+    document: dict[str, Any] = json.loads(lines[-1])
+    return document
+
+
+def listed_tools(stdout: str) -> list[str]:
+    return sorted(tool["name"] for tool in last_json(stdout)["result"]["tools"])
+
+
+LIST_TOOLS = "ARGS=--cli --format json --connect-timeout 15000 --method tools/list"
+
+
+def test_make_inspect_over_stdio(project: Project, node_tools: NodeTools, tmp_path: Path) -> None:
+    """The Inspector starts the server over stdio (its `--transport` does not take the server's),
+    lists the tools and calls one as the README shows."""
+    code, stdout, stderr = make_inspect(project, node_tools, tmp_path, LIST_TOOLS)
+    assert code == 0, stderr[-4000:]
+    assert listed_tools(stdout) == EXAMPLE_TOOLS
+    call = "ARGS=--cli --format json --method tools/call --tool-name search_notes --tool-arg query=release"
+    code, stdout, stderr = make_inspect(project, node_tools, tmp_path, call)
+    assert code == 0, stderr[-4000:]
+    result = last_json(stdout)["result"]
+    assert [note["id"] for note in result["structuredContent"]["notes"]] == ["n-001"]
+
+
+def test_make_inspect_over_http_with_the_key(
+    server: str, api_key: tuple[str, str], project: Project, node_tools: NodeTools, tmp_path: Path
+) -> None:
+    """TRANSPORT=http sends MCP_KEY as a bearer header to MCP_URL; a wrong key is refused by the server."""
+    endpoint = f"MCP_URL={server}/mcp"
+    code, stdout, stderr = make_inspect(
+        project, node_tools, tmp_path, "TRANSPORT=http", endpoint, LIST_TOOLS, MCP_KEY=api_key[0]
+    )
+    assert code == 0, stderr[-4000:]
+    assert listed_tools(stdout) == EXAMPLE_TOOLS
+    assert api_key[0] not in stdout + stderr, "make echoed the key"
+    wrong = "mcpk_" + "x" * 43
+    code, stdout, stderr = make_inspect(
+        project, node_tools, tmp_path, "TRANSPORT=http", endpoint, LIST_TOOLS, MCP_KEY=wrong
+    )
+    assert code != 0
+    assert last_json(stderr)["error"]["code"] == "auth_required"
+
+
+def test_make_inspect_over_http_without_a_key_is_refused_before_the_inspector_starts(
+    server: str, project: Project, node_tools: NodeTools, tmp_path: Path
+) -> None:
+    code, stdout, stderr = make_inspect(
+        project, node_tools, tmp_path, "TRANSPORT=http", f"MCP_URL={server}/mcp", "INSPECTOR=echo INSPECTOR-RAN"
+    )
+    assert code == 2
+    assert "MCP_KEY is empty: TRANSPORT=http needs the API key make setup printed" in stderr
+    assert "INSPECTOR-RAN" not in stdout
+
+
+def test_make_inspect_refuses_a_node_that_is_too_old(project: Project, node_tools: NodeTools, tmp_path: Path) -> None:
+    """A `node` printing v20.11.0 first on PATH: the target stops before the Inspector, naming the
+    version it needs and how to get it."""
+    fake = tmp_path / "old-node" / "node"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho v20.11.0\n")
+    fake.chmod(0o755)
+    path = f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    command = ["make", "inspect", f"UV={uv_without_sync(tmp_path)}", "INSPECTOR=echo INSPECTOR-RAN"]
+    result = run_in_project(project, node_tools, tmp_path, command, PATH=path)
+    assert result.returncode != 0
+    assert f"needs Node.js >= 22.19.0; {fake} is v20.11.0." in result.stderr
+    assert "nvm install 22" in result.stderr
+    assert "INSPECTOR-RAN" not in result.stdout
+
+
+def test_the_node_minimum_is_the_inspectors_own(project: Project, node_tools: NodeTools) -> None:
+    """INSPECTOR_NODE in the Makefile is what the installed Inspector's package.json requires."""
+    package = node_tools.root / "node_modules" / "@modelcontextprotocol" / "inspector" / "package.json"
+    engines = json.loads(package.read_text())["engines"]["node"]
+    minimum = re.search(r"^INSPECTOR_NODE = (\S+)$", (project.path / "Makefile").read_text(), re.MULTILINE)
+    assert minimum, "INSPECTOR_NODE not in the rendered Makefile"
+    assert engines == f">={minimum[1]}"
+
+
+def call_tool(project: Project, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The rendered scripts/call_tool.py, run with the project's venv."""
+    command = [str(project.python), "scripts/call_tool.py", *args]
+    return subprocess.run(
+        command,
+        cwd=project.path,
+        env=project.env() | env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+
+
+def test_the_python_client_example_over_http(server: str, api_key: tuple[str, str], project: Project) -> None:
+    """With MCP_KEY it gets a result from a call longer than httpx2's 5 s default read timeout
+    (12 sections of 0.5 s); without it, the 401 is named; a tool error exits 1."""
+    url = f"{server}/mcp"
+    slow = call_tool(project, "--url", url, "build_report", '{"topic": "interop", "sections": 12}', MCP_KEY=api_key[0])
+    assert slow.returncode == 0, slow.stderr[-4000:]
+    assert len(json.loads(slow.stdout)["sections"]) == 12
+    refused = call_tool(project, "--url", url, "search_notes", '{"query": "release"}')
+    assert refused.returncode == 2
+    assert "HTTP 401" in refused.stderr
+    assert "Set MCP_KEY" in refused.stderr
+    failed = call_tool(project, "--url", url, "search_notes", '{"queryy": "release"}', MCP_KEY=api_key[0])
+    assert failed.returncode == 1
+    assert "'queryy' is not an argument of this tool" in failed.stderr
+
+
+def test_the_python_client_example_over_stdio(project: Project) -> None:
+    result = call_tool(project, "--stdio", "search_notes", '{"query": "release"}')
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert [note["id"] for note in json.loads(result.stdout)["notes"]] == ["n-001"]
