@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev_token.add_argument("--scope", action="append", help="scope to grant (repeatable; default: all)")
     dev_token.add_argument("--days", type=int, default=1, help="days until it expires (default: %(default)s)")
 
-    commands.add_parser("dev-setup", help="write .env for local development with a fresh credential (once)")
+    dev_setup = commands.add_parser("dev-setup", help="write .env for local development with a fresh credential (once)")
+    dev_setup.add_argument(
+        "--refresh", action="store_true", help="in an existing .env, grant the credential every scope the tools use now"
+    )
+    dev_setup.add_argument("--new-key", action="store_true", help="with --refresh: replace the development API key")
 
     lock = commands.add_parser("lock-tools", help="write tools.lock, the reviewed snapshot of the tool surface")
     lock.add_argument("--check", action="store_true", help="compare instead: exit 1 with a diff when it differs")
@@ -185,7 +189,10 @@ def main(
         return 2
 
     if args.command == "dev-setup":
-        return credentials_cli.dev_setup(Path(".env"), settings)
+        if args.new_key and not args.refresh:
+            print("--new-key replaces the key of an existing .env: use it with --refresh.", file=sys.stderr)
+            return 2
+        return credentials_cli.dev_setup(Path(".env"), settings, refresh=args.refresh, new_key=args.new_key)
     if args.command == "gen-key":
         return credentials_cli.gen_key(settings, args.id, args.scope, args.expires_days)
     if args.command == "dev-token":
