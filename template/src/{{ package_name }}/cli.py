@@ -83,15 +83,37 @@ def env_name(loc: Sequence[int | str]) -> str:
 
 
 def describe_errors(exc: ValidationError) -> str:
-    """Every invalid setting on its own line, named by its environment variable."""
+    """Every invalid setting on its own line, named by the environment variable the user wrote."""
+    written = {name.upper() for name in configured_variables()}
     lines = [f"Invalid configuration ({exc.error_count()} problem{'s' if exc.error_count() != 1 else ''}):"]
     for error in exc.errors(include_url=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")
+        variable, inside = written_variable(error["loc"], written)
         if error["type"] == "extra_forbidden":
-            message = "not a setting; check its spelling against .env.example, or remove it"
-        lines.append(f"  - {env_name(error['loc'])}: {message}")
+            if inside:
+                message = f"{inside.rpartition('.')[2]!r} is not a key this setting takes; check its spelling"
+            else:
+                message = "not a setting; check its spelling against .env.example, or remove it"
+        where = f" (in its JSON value, at {inside})" if inside else ""
+        lines.append(f"  - {variable}{where}: {message}")
     lines.append("Set these in the environment or in .env (see .env.example).")
     return "\n".join(lines)
+
+
+def written_variable(loc: Sequence[int | str], written: set[str]) -> tuple[str, str]:
+    """The variable behind a field location, and where inside its JSON value the field is (or "").
+
+    A location inside a list or object setting (`auth.api_keys.0.sha256`) is named by the
+    variable that holds the JSON (`AUTH__API_KEYS`), never by one nobody could have set."""
+    for length in range(len(loc), 0, -1):
+        head = loc[:length]
+        if any(isinstance(part, int) for part in head):
+            continue
+        name = env_name(head)
+        if name in written and length < len(loc):
+            inside = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[length:])
+            return name, inside.removeprefix(".")
+    return env_name(loc), ""
 
 
 def describe_malformed_json(exc: SettingsError) -> str:
