@@ -178,8 +178,11 @@ def refresh_api_key(lines: list[str], scopes: list[str], *, new_key: bool) -> st
         replacement = key_entry(DEV_KEY_ID, credential, scopes, None)
     else:
         replacement = {**current, "scopes": scopes}
-    kept = [entry for entry in entries if entry.get("id") != DEV_KEY_ID]
-    line = f"{API_KEYS}={json.dumps([*kept, replacement])}"
+    # In place, so the other keys keep their order; a new development key goes last.
+    refreshed = [replacement if entry is current else entry for entry in entries]
+    if current is None:
+        refreshed.append(replacement)
+    line = f"{API_KEYS}={json.dumps(refreshed)}"
     if found is None:
         lines.append(line)
     else:
