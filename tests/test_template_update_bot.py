@@ -27,13 +27,15 @@ def github_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_workflow_runs_the_script_with_pinned_actions_and_minimal_permissions(github_render: Path) -> None:
     workflow = yaml.safe_load((github_render / ".github" / "workflows" / "template-update.yml").read_text())
     triggers = workflow[True]  # YAML 1.1 reads the `on` key as a boolean
-    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    assert "schedule" in triggers
+    assert "workflow_dispatch" in triggers
     assert workflow["permissions"] == {"contents": "read"}
     (job,) = workflow["jobs"].values()
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     steps = job["steps"]
     uses = [step["uses"] for step in steps if "uses" in step]
-    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", use) for use in uses), uses
+    assert uses
+    assert all(re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", use) for use in uses), uses
     runs = "\n".join(step.get("run", "") for step in steps)
     assert "python3 scripts/template_update.py" in runs
     assert (github_render / "scripts" / "template_update.py").is_file()
@@ -70,9 +72,7 @@ def git_commit_tag(repo: Path, path: Path, text: str, tag: str, *, force: bool =
 
 
 def rendered_at(repo: Path, ref: str, dst: Path) -> Path:
-    copier.run_copy(
-        str(repo), dst, data=load_answers("default"), vcs_ref=ref, defaults=True, unsafe=False, quiet=True
-    )
+    copier.run_copy(str(repo), dst, data=load_answers("default"), vcs_ref=ref, defaults=True, unsafe=False, quiet=True)
     git("init", "-q", cwd=dst)
     git("add", "-A", cwd=dst)
     git("commit", "-q", "-m", "chore: scaffold", cwd=dst)
