@@ -142,7 +142,7 @@ def report_problems(problems: list[str], refusing: str = "Refusing to serve HTTP
 
 def listen_problems(settings: Settings) -> list[str]:
     """Why the HTTP server could not listen where it is configured to (a taken port, a foreign host)."""
-    from .transport.bind_probe import bind_problems
+    from .transport.listen_check import bind_problems
 
     return bind_problems(settings.http, settings.observability.metrics_port)
 

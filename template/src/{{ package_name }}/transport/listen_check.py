@@ -1,7 +1,7 @@
 """Before serving, try the addresses the server will listen on, so a taken port is a clear message.
 
 uvicorn reports a taken port as a bare `[Errno 98] ... address already in use` log line (once per
-worker) and exits 1, naming no setting. The probe binds each address the way uvicorn does
+worker) and exits 1, naming no setting. The check binds each address the way uvicorn does
 (`SO_REUSEADDR`, so a port in TIME_WAIT still counts as free), releases it at once, and turns
 each failure into a line naming the variable and the option that change it.
 """
