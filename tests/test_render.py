@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -180,8 +181,10 @@ def test_readme_client_snippets_are_valid(rendered: tuple[str, Path]) -> None:
 def inspect_commands(project: Path, *variables: str) -> list[list[str]]:
     """The commands `make inspect` would run (make -n), split as the shell splits them."""
     printed = subprocess.run(
-        ["make", "-n", "inspect", "UV=uv", *variables],
+        ["make", "--no-print-directory", "-n", "inspect", "UV=uv", *variables],
         cwd=project,
+        # Under an outer make (`make test`), MAKEFLAGS would carry its options into this one.
+        env={k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS"}},
         capture_output=True,
         text=True,
         timeout=60,
