@@ -35,14 +35,21 @@ def bind_problem(host: str, port: int, variable: str) -> str | None:
         candidates = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror:
         return f"{ENV_PREFIX}HTTP__HOST (or --host): {host!r} is not an address or a name this machine resolves"
+    unavailable: OSError | None = None
+    bound = False
     for family, kind, proto, _name, sockaddr in candidates:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(sockaddr)
+                trial.bind(sockaddr)
             except OSError as exc:
-                return describe(exc, address, port, variable)
-    return None
+                if exc.errno != errno.EADDRNOTAVAIL:
+                    return describe(exc, address, port, variable)
+                # As asyncio does: a family this machine has not enabled (::1 without IPv6) is skipped.
+                unavailable = exc
+            else:
+                bound = True
+    return describe(unavailable, address, port, variable) if unavailable is not None and not bound else None
 
 
 def describe(exc: OSError, address: str, port: int, variable: str) -> str:
