@@ -82,10 +82,12 @@ def env_name(loc: Sequence[int | str]) -> str:
     return path if path.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{path}"  # .env keys carry the prefix
 
 
-def describe_errors(exc: ValidationError) -> str:
-    """Every invalid setting on its own line, named by the environment variable the user wrote."""
+def describe_errors(exc: ValidationError, others: Sequence[str] = ()) -> str:
+    """Every invalid setting on its own line, named by the environment variable the user wrote,
+    then `others` (problems found outside the settings model)."""
     written = {name.upper() for name in configured_variables()}
-    lines = [f"Invalid configuration ({exc.error_count()} problem{'s' if exc.error_count() != 1 else ''}):"]
+    count = exc.error_count() + len(others)
+    lines = [f"Invalid configuration ({count} problem{'s' if count != 1 else ''}):"]
     for error in exc.errors(include_url=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")
         variable, inside = written_variable(error["loc"], written)
@@ -96,6 +98,7 @@ def describe_errors(exc: ValidationError) -> str:
                 message = "not a setting; check its spelling against .env.example, or remove it"
         where = f" (in its JSON value, at {inside})" if inside else ""
         lines.append(f"  - {variable}{where}: {message}")
+    lines += [f"  - {problem}" for problem in others]
     lines.append("Set these in the environment or in .env (see .env.example).")
     return "\n".join(lines)
 
@@ -116,10 +119,10 @@ def written_variable(loc: Sequence[int | str], written: set[str]) -> tuple[str, 
     return env_name(loc), ""
 
 
-def describe_malformed_json(exc: SettingsError) -> str:
+def describe_malformed_json(exc: SettingsError, others: Sequence[str] = ()) -> str:
     """The variables whose value must be JSON and is not (pydantic-settings names only the group)."""
     problems = malformed_json(configured_variables()) or [f"{exc}; a list or object setting there is not valid JSON"]
-    return describe_problems(problems)
+    return describe_problems([*problems, *others])
 
 
 def describe_problems(problems: list[str]) -> str:
@@ -197,15 +200,15 @@ def main(
         value = getattr(args, option, None)
         if value is not None:
             os.environ[f"{ENV_PREFIX}HTTP__{field}"] = str(value)
+    unknown = unknown_sections(os.environ)  # reported with the settings' own problems: all at once
     try:
         settings = load_settings()
     except ValidationError as exc:
-        print(describe_errors(exc), file=sys.stderr)
+        print(describe_errors(exc, unknown), file=sys.stderr)
         return 2
     except SettingsError as exc:
-        print(describe_malformed_json(exc), file=sys.stderr)
+        print(describe_malformed_json(exc, unknown), file=sys.stderr)
         return 2
-    unknown = unknown_sections(os.environ)
     if unknown:
         print(describe_problems(unknown), file=sys.stderr)
         return 2
