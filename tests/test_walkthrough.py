@@ -48,28 +48,29 @@ def running(project: Path, env: dict[str, str]) -> Iterator[str]:
     """`serve` over HTTP on a free port, as `make run` does; its process group is gone afterwards."""
     slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
     port = free_port()
-    process = subprocess.Popen(
-        ["uv", "run", slug, "serve", "--transport", "http", "--port", str(port)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log = project.parent / f"server-{port}.log"  # a file, not a pipe nobody reads while it serves
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            ["uv", "run", slug, "serve", "--transport", "http", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         if not wait_for_healthz(base, seconds=60, process=process):
-            process.kill()
-            pytest.fail(f"the server did not start:\n{process.communicate()[1].decode()[-4000:]}")
+            pytest.fail(f"the server did not start:\n{log.read_text()[-4000:]}")
         yield f"{base}/mcp"
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            process.wait()
 
 
 def call_greet(project: Path, env: dict[str, str], url: str, key: str) -> subprocess.CompletedProcess[str]:

@@ -86,8 +86,7 @@ def describe_errors(exc: ValidationError, others: Sequence[str] = ()) -> str:
     """Every invalid setting on its own line, named by the environment variable the user wrote,
     then `others` (problems found outside the settings model)."""
     written = {name.upper() for name in configured_variables()}
-    count = exc.error_count() + len(others)
-    lines = [f"Invalid configuration ({count} problem{'s' if count != 1 else ''}):"]
+    problems = []
     for error in exc.errors(include_url=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")
         variable, inside = written_variable(error["loc"], written)
@@ -97,10 +96,8 @@ def describe_errors(exc: ValidationError, others: Sequence[str] = ()) -> str:
             else:
                 message = "not a setting; check its spelling against .env.example, or remove it"
         where = f" (in its JSON value, at {inside})" if inside else ""
-        lines.append(f"  - {variable}{where}: {message}")
-    lines += [f"  - {problem}" for problem in others]
-    lines.append("Set these in the environment or in .env (see .env.example).")
-    return "\n".join(lines)
+        problems.append(f"{variable}{where}: {message}")
+    return describe_problems([*problems, *others])
 
 
 def written_variable(loc: Sequence[int | str], written: set[str]) -> tuple[str, str]:
@@ -126,7 +123,7 @@ def describe_malformed_json(exc: SettingsError, others: Sequence[str] = ()) -> s
 
 
 def describe_problems(problems: list[str]) -> str:
-    """Configuration problems, one per line, as `describe_errors` words them."""
+    """Configuration problems, one per line, with how many and where to fix them."""
     lines = [f"Invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
     lines += [f"  - {problem}" for problem in problems]
     lines.append("Set these in the environment or in .env (see .env.example).")

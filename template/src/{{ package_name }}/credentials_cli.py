@@ -133,8 +133,10 @@ def refresh_credential(env_file: Path, settings: Settings, *, new_key: bool) -> 
             return outcome
         credential = outcome
     else:
+        from .auth.dev_issuer import DEV_ISSUER  # the `oauth` extra: imported only where it is used
+
         issuer = env_value(lines, f"{ENV_PREFIX}AUTH__OAUTH__ISSUER")
-        if issuer is not None and issuer[1] != dev_issuer_name():
+        if issuer is not None and issuer[1] != DEV_ISSUER:
             print(
                 f"{ENV_PREFIX}AUTH__OAUTH__ISSUER in {env_file} is {issuer[1]!r}, not the local development issuer: "
                 "get a token with the new scopes from that issuer; nothing was changed."
@@ -205,12 +207,6 @@ def env_value(lines: list[str], name: str) -> tuple[int, str] | None:
 def remove_setting(lines: list[str], name: str) -> None:
     """Drop every `name=` line."""
     lines[:] = [line for line in lines if line.removeprefix("export ").partition("=")[0].strip() != name]
-
-
-def dev_issuer_name() -> str:
-    from .auth import dev_issuer  # the `oauth` extra: imported only where it is used
-
-    return dev_issuer.DEV_ISSUER
 
 
 def dev_issuer_setup(lines: list[str], scopes: list[str], *, reuse: bool = False) -> tuple[str, str]:
