@@ -278,7 +278,10 @@ def test_the_dashboard_and_the_rules_use_only_metrics_a_live_server_exports(live
     dashboard = json.loads((live.chart / "dashboards" / "mcp-server.json").read_text())
     queries = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
     assert len(queries) >= 10
+    variables = [variable["query"] for variable in dashboard["templating"]["list"] if variable["type"] == "query"]
     in_dashboard = set().union(*map(metric_names, queries))
+    in_dashboard |= {name for query in variables for name in re.findall(r"label_values\((\w+)", query)}
+    assert "mcp_server_build_info" in in_dashboard  # the $job variable's
     in_rules = set().union(*(metric_names(rule["expr"]) for rule in alerting_rules(rule_groups(live.chart))))
     assert unknown_names(in_dashboard, exported) == set(), "the dashboard queries metrics nobody exports"
     assert unknown_names(in_rules, exported) == set(), "the rules select metrics nobody exports"
