@@ -190,7 +190,9 @@ def test_the_values_schema_refuses_a_malformed_window() -> None:
 
 
 @contextmanager
-def process_group(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process_group(
+    command: list[str], *, cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """`command` in its own process group, logging to `log`; the group is gone afterwards."""
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -286,7 +288,10 @@ def test_the_dashboard_and_the_rules_use_only_metrics_a_live_server_exports(live
     assert unknown_names(in_dashboard, exported) == set(), "the dashboard queries metrics nobody exports"
     assert unknown_names(in_rules, exported) == set(), "the rules select metrics nobody exports"
     print("exported now:", sorted(n for n in in_dashboard | in_rules if n in exported))
-    print("expected from the metrics work, not exported yet:", sorted((in_dashboard | in_rules) & EXPECTED_FROM_B - exported))
+    print(
+        "expected from the metrics work, not exported yet:",
+        sorted((in_dashboard | in_rules) & EXPECTED_FROM_B - exported),
+    )
 
 
 FAILING_CALLS = """
@@ -324,9 +329,7 @@ def test_a_real_prometheus_fires_the_error_rate_alert_against_a_live_render(live
         "scrape_configs": [
             {
                 "job_name": job,  # as a ServiceMonitor names it: the Service, i.e. the release's fullname
-                "static_configs": [
-                    {"targets": [f"127.0.0.1:{live.metrics_port}"], "labels": {"namespace": NAMESPACE}}
-                ],
+                "static_configs": [{"targets": [f"127.0.0.1:{live.metrics_port}"], "labels": {"namespace": NAMESPACE}}],
             }
         ],
     }
@@ -376,4 +379,3 @@ def firing(api: str, name: str) -> dict[str, Any] | None:
     """The firing alert called `name` in Prometheus's /api/v1/alerts, if there is one."""
     alerts = get_json(f"{api}/alerts")["data"]["alerts"]
     return next((a for a in alerts if a["labels"]["alertname"] == name and a["state"] == "firing"), None)
-
