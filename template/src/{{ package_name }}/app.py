@@ -108,7 +108,7 @@ def exposure_of(registry: Registry, settings: Settings) -> Exposure:
 def scope_policy(registry: Registry, settings: Settings) -> ScopePolicy:
     """The scopes each exposed tool needs: a disabled tool needs none anywhere (its callers hear
     "disabled", not "insufficient scope"), and its scopes are not advertised."""
-    return ScopePolicy(exposure_of(registry, settings).exposed(registry.scopes))
+    return ScopePolicy(exposure_of(registry, settings).exposed(registry.scopes), registry.resource_scopes)
 
 
 def tool_budgets(registry: Registry, limits: LimitsSettings) -> dict[str, ToolBudget]:

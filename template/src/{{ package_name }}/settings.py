@@ -134,7 +134,7 @@ class CanarySettings(BaseModel):
     """What the canary answers: deliberately absurd, the same on every replica, never a secret."""
 
     scope: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    """When set, only callers granted this scope see and may call the canary tool (HTTP)."""
+    """When set, only callers granted this scope see and may use the canary tool and resource (HTTP)."""
 
 
 class Settings(BaseSettings):

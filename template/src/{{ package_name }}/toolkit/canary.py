@@ -64,4 +64,5 @@ def register_canary(registry: Registry, *, phrase: str, scopes: Sequence[str] = 
         title="Canary phrase",
         description=f"This server's test phrase. {ABSURD}",
         mime_type="text/plain",
+        scopes=scopes,
     )(canary_phrase)
