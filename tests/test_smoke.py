@@ -9,11 +9,13 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import free_port, load_answers, project_env, render, sh, wait_for_healthz
 
@@ -123,3 +125,96 @@ def test_make_smoke_passes_the_key_through_the_environment(project: Path) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
     assert "smoke passed: 8 ok, 0 skipped" in done.stdout
     assert KEY not in done.stdout + done.stderr
+
+
+def stop_group(pid: int) -> None:
+    """SIGTERM the process group of `pid`, then SIGKILL it if it is still there after 30 s."""
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            os.killpg(pid, 0)  # raises once the group is gone
+            time.sleep(0.2)
+        os.killpg(pid, signal.SIGKILL)
+
+
+DOCKER_SHIM = r'''#!/usr/bin/env python3
+"""`docker` for the CI smoke step: `run IMAGE ARGS` runs the render's command line instead."""
+import os, subprocess, sys
+
+project, slug, prefix, state = (os.environ[f"SHIM_{name}"] for name in ("PROJECT", "SLUG", "PREFIX", "STATE"))
+args = sys.argv[1:]
+if args[0] == "logs":
+    sys.stdout.write(open(os.path.join(state, "server.log")).read())
+    sys.exit(0)
+assert args[0] == "run", args
+args, env, detach, i = args[1:], {}, False, 0
+while args[i].startswith("-"):
+    flag = args[i]
+    if flag in ("--rm", "-d"):
+        detach = detach or flag == "-d"
+        i += 1
+        continue
+    value = args[i + 1]
+    if flag == "--env-file":
+        for line in open(value):
+            if line.strip() and not line.startswith("#"):
+                name, _, text = line.strip().partition("=")
+                env[name] = text
+    elif flag == "-e":
+        name, equals, text = value.partition("=")
+        env[name] = text if equals else os.environ.get(name, "")
+    elif flag not in ("--name", "-p", "--network"):
+        sys.exit(f"docker shim: unknown flag {flag}")
+    i += 2
+command = ["uv", "run", "--directory", project, slug, *(args[i + 1:] or ["serve"])]
+if not detach:
+    sys.exit(subprocess.call(command, env={**os.environ, **env}))
+# The image's environment, on the test's free ports instead of 8000 and 9464.
+image_env = {
+    f"{prefix}ENVIRONMENT": "production",
+    f"{prefix}HTTP__HOST": "127.0.0.1",
+    f"{prefix}HTTP__PORT": os.environ["SHIM_PORT"],
+    f"{prefix}OBSERVABILITY__METRICS_PORT": os.environ["SHIM_METRICS_PORT"],
+}
+with open(os.path.join(state, "server.log"), "wb") as log:
+    process = subprocess.Popen(
+        command, env={**os.environ, **image_env, **env}, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
+open(os.path.join(state, "pid"), "w").write(str(process.pid))
+print("0123456789ab")
+'''
+
+
+def test_the_rendered_ci_smoke_step_passes_against_the_image_it_started(project: Path, tmp_path: Path) -> None:
+    """The workflow's "Smoke test" step, run verbatim (docker replaced by a shim that runs the render):
+    it makes a key, starts the server with it, and the image's `smoke` passes every check."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    run = next(step for step in workflow["jobs"]["image"]["steps"] if step.get("name") == "Smoke test")["run"]
+    port, metrics_port = free_port(), free_port()
+    script = run.replace("${{ github.sha }}", "sha").replace(":8000", f":{port}").replace(":9464", f":{metrics_port}")
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    shim.write_text(DOCKER_SHIM)
+    shim.chmod(0o755)
+    env = project_env(PREFIX) | {
+        "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
+        "SHIM_PROJECT": str(project),
+        "SHIM_SLUG": SLUG,
+        "SHIM_PREFIX": PREFIX,
+        "SHIM_STATE": str(tmp_path),
+        "SHIM_PORT": str(port),
+        "SHIM_METRICS_PORT": str(metrics_port),
+        f"{PREFIX}OBSERVABILITY__METRICS_PORT": str(metrics_port),  # where smoke looks, as in the image
+    }
+    try:
+        done = subprocess.run(
+            ["bash", "-e", "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=240
+        )
+    finally:
+        if (tmp_path / "pid").exists():
+            stop_group(int((tmp_path / "pid").read_text()))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "smoke passed: 8 ok, 0 skipped" in done.stdout, done.stdout
+    key = next(word for word in done.stdout.split() if word.startswith("::add-mask::mcpk_"))
+    assert done.stdout.count(key.removeprefix("::add-mask::")) == 1  # only GitHub's mask command sees it

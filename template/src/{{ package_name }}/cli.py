@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
     smoke.add_argument("--key", help="API key or token (default: the MCP_KEY environment variable, which is safer)")
     smoke.add_argument(
-        "--metrics-url", help="its /metrics (default: the same host on port 9464, skipped if unreachable)"
+        "--metrics-url",
+        help=f"its /metrics (default: the same host, port {ENV_PREFIX}OBSERVABILITY__METRICS_PORT or 9464; "
+        "skipped if unreachable)",
     )
     smoke.add_argument(
         "--phrase", help=f"the expected canary phrase (default: {ENV_PREFIX}CANARY__PHRASE, else the default)"

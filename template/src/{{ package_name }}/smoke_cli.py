@@ -31,6 +31,7 @@ from .toolkit.canary import RESOURCE, TOOL
 
 KEY_ENV = "MCP_KEY"
 PHRASE_ENV = f"{ENV_PREFIX}CANARY__PHRASE"
+METRICS_PORT_ENV = f"{ENV_PREFIX}OBSERVABILITY__METRICS_PORT"
 DEFAULT_METRICS_PORT = 9464
 TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
 MODERN = "2026-07-28"
@@ -324,12 +325,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {brief(str(exc)) or 'no detail'}"
 
 
-def default_metrics_url(url: str) -> str:
-    """The same host on the default metrics port."""
+def default_metrics_url(url: str, port: str | None = None) -> str:
+    """The same host on the metrics port (`port`, as the server's own setting says, else 9464)."""
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     netloc = f"[{host}]" if ":" in host else host
-    return urlunsplit((parts.scheme, f"{netloc}:{DEFAULT_METRICS_PORT}", "/metrics", "", ""))
+    chosen = port if port and port.isdigit() else DEFAULT_METRICS_PORT
+    return urlunsplit((parts.scheme, f"{netloc}:{chosen}", "/metrics", "", ""))
 
 
 Check = tuple[str, Callable[[], Awaitable[str]]]
@@ -402,7 +404,7 @@ def smoke(
                     url=base,
                     key=resolved_key.strip(),
                     phrase=expected,
-                    metrics_url=metrics_url or default_metrics_url(base),
+                    metrics_url=metrics_url or default_metrics_url(base, os.environ.get(METRICS_PORT_ENV)),
                     metrics_explicit=metrics_url is not None,
                 ),
                 out,
