@@ -96,7 +96,9 @@ class Smoke:
                     f"the server runs {ENV_PREFIX}AUTH__MODE=none; drop the key if that is intended"
                 )
             raise Skipped("the server answers without a credential (AUTH__MODE=none)")
-        raise CheckFailedError(f"a call without a credential got HTTP {response.status_code}, expected 401")
+        raise CheckFailedError(
+            f"a call without a credential got HTTP {response.status_code}, expected 401{hint(response.status_code)}"
+        )
 
     async def tools_list_modern(self) -> str:
         self.need_key()
@@ -128,6 +130,8 @@ class Smoke:
                 f"drops {sorted(self.tool_names - names)}"
             )
         self.need_canary_listed(LEGACY)
+        if session:  # a stateful server keeps it until it expires; this run needs it no longer
+            await self.http.delete(self.url + self.mcp_path, headers=self.authorized(headers))
         return f"the same {len(names)} as {MODERN}" + (f", session {session[:8]}…" if session else "")
 
     async def canary_round_trip(self) -> str:
@@ -221,9 +225,13 @@ class Smoke:
     async def post(
         self, body: dict[str, Any], headers: dict[str, str], *, authenticated: bool = True
     ) -> httpx2.Response:
-        if authenticated and self.key:
-            headers = {**headers, "Authorization": f"Bearer {self.key}"}
-        return await self.http.post(self.url + self.mcp_path, json=body, headers=headers)
+        return await self.http.post(
+            self.url + self.mcp_path, json=body, headers=self.authorized(headers) if authenticated else headers
+        )
+
+    def authorized(self, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` with the key, when there is one."""
+        return {**headers, "Authorization": f"Bearer {self.key}"} if self.key else headers
 
     async def post_modern(
         self, method: str, params: dict[str, Any], *, name: str | None = None, authenticated: bool = True
@@ -262,7 +270,9 @@ def result_of(response: httpx2.Response, method: str, request_id: int) -> dict[s
     if response.status_code == 403:
         raise CheckFailedError(f"{method} was refused (403): the key lacks a scope it needs: {brief(response.text)}")
     if response.status_code != 200:
-        raise CheckFailedError(f"{method} got HTTP {response.status_code}: {brief(response.text)}")
+        raise CheckFailedError(
+            f"{method} got HTTP {response.status_code}{hint(response.status_code)}: {brief(response.text)}"
+        )
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         events = [line.removeprefix("data:").strip() for line in response.text.splitlines() if line.startswith("data:")]
     else:
@@ -282,6 +292,13 @@ def result_of(response: httpx2.Response, method: str, request_id: int) -> dict[s
             if isinstance(result, dict):
                 return result
     raise CheckFailedError(f"{method} got no JSON-RPC answer to request {request_id}: {brief(response.text)}")
+
+
+def hint(status: int) -> str:
+    """What an HTTP status usually means for a smoke run, if anything."""
+    if status == 421:
+        return f" (the server does not accept this Host: add it to {ENV_PREFIX}HTTP__ALLOWED_HOSTS)"
+    return ""
 
 
 def tool_names(result: dict[str, Any], era: str) -> set[str]:
