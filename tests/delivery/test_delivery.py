@@ -176,10 +176,40 @@ def test_helm_test_reaches_the_server_through_the_network_policy(name: str) -> N
     labels = test_pod["metadata"]["labels"]
     assert selects(policy["spec"]["podSelector"]["matchLabels"], server)
     assert not selects(policy["spec"]["podSelector"]["matchLabels"], labels)
-    sources = [
-        peer["podSelector"]["matchLabels"] for peer in policy["spec"]["ingress"][0]["from"] if "podSelector" in peer
+    admitting = [
+        rule
+        for rule in policy["spec"]["ingress"]
+        if any("podSelector" in peer and selects(peer["podSelector"]["matchLabels"], labels) for peer in rule["from"])
     ]
-    assert any(selects(source, labels) for source in sources)
+    assert admitting
+    # `smoke` calls the MCP port and reads /metrics.
+    assert {port["port"] for rule in admitting for port in rule["ports"]} >= {"http", "metrics"}
+
+
+@pytest.mark.parametrize("name", WITH_HELM)
+def test_helm_test_runs_smoke_from_the_server_image_with_the_key_secret_when_given(name: str) -> None:
+    """The test pod runs the image's `smoke` against the Service, reads the release's settings (its
+    canary phrase), and takes MCP_KEY from the named Secret; without one it has no key at all."""
+    docs = manifests(chart_dir(name), {})
+    service = next(d for d in docs if d["kind"] == "Service")
+    test_pod = next(d for d in docs if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])
+    container = test_pod["spec"]["containers"][0]
+    server = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == server["image"]
+    port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
+    assert container["args"] == ["smoke", "--url", f"http://{service['metadata']['name']}:{port}"]
+    assert "command" not in container  # the image's entrypoint: the server's command line
+    assert {"configMapRef": {"name": service["metadata"]["name"]}} in container["envFrom"]
+    assert "env" not in container
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == service["metadata"]["name"])
+    hosts = json.loads(next(v for k, v in config["data"].items() if k.endswith("HTTP__ALLOWED_HOSTS")))
+    assert {service["metadata"]["name"], f"{service['metadata']['name']}:*"} <= set(hosts)  # no 421 for it
+
+    docs = manifests(chart_dir(name), {"helmTest": {"keySecret": {"name": "smoke-key", "key": "api-key"}}})
+    test_pod = next(d for d in docs if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])
+    assert test_pod["spec"]["containers"][0]["env"] == [
+        {"name": "MCP_KEY", "valueFrom": {"secretKeyRef": {"name": "smoke-key", "key": "api-key"}}}
+    ]
 
 
 @pytest.mark.parametrize("name", WITH_HELM)

@@ -8,6 +8,7 @@ import functools
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,23 @@ def test_the_image_is_built_for_amd64_and_arm64(name: str) -> None:
     smoke = next(step for step in image["steps"] if step.get("name") == "Smoke test")
     assert loaded[0]["with"]["tags"] in smoke["run"]
     assert image["steps"].index(smoke) > image["steps"].index(loaded[0])
+
+
+@pytest.mark.parametrize("name", WITH_GITHUB)
+def test_the_smoke_step_runs_smoke_against_the_built_image_with_a_masked_key(name: str) -> None:
+    """The image's own `smoke` checks the container it started, with a key made for the run (masked),
+    and the step is valid bash."""
+    image = workflow(name)["jobs"]["image"]
+    run = next(step for step in image["steps"] if step.get("name") == "Smoke test")["run"]
+    image_tag = "ci/mcp-server:${{ github.sha }}"
+    assert f"docker run --rm {image_tag} gen-key --id ci-smoke" in run
+    assert f"-e MCP_KEY {image_tag} smoke --url http://127.0.0.1:8000" in run
+    assert 'echo "::add-mask::$MCP_KEY"' in run
+    assert run.index("::add-mask::") < run.index("docker run -d")
+    assert "docker logs mcp; exit 1" in run
+    script = run.replace("${{ github.sha }}", "sha")
+    checked = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
 
 
 @pytest.mark.parametrize("name", WITH_GITHUB)

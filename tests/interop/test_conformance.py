@@ -123,10 +123,10 @@ def test_the_conformance_suite_passes_but_for_the_baseline(
 
 
 def test_the_served_project_lists_only_its_own_tools(project: Project, node_tools: NodeTools, tmp_path: Path) -> None:
-    """`serve` itself has no test_* or probe_* tool (the fixtures live in tests/), only the project's own."""
+    """`serve` itself has no test_* or probe_* tool (the fixtures live in tests/): the project's own and the canary."""
     with served_project(project, tmp_path) as url:
         result, out = run_suite(node_tools, url, tmp_path, "--scenario", "tools-list")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tools = set(scenario_results(out)["tools-list"][0]["details"]["tools"])
-    assert tools == {"search_notes", "list_notes", "delete_note", "build_report", "read_doc"}
+    assert tools == {"search_notes", "list_notes", "delete_note", "build_report", "read_doc", "canary"}
     assert not [name for name in tools if name.startswith(("test_", "probe_", "json_schema"))]

@@ -40,6 +40,7 @@ from .observability.tool_observer import observe
 from .project import DESCRIPTION, ENV_PREFIX, SERVER_NAME, SERVER_TITLE
 from .services import Services, open_services
 from .settings import Settings, http_problems
+from .toolkit.canary import register_canary
 from .toolkit.registry import Registry
 from .toolkit.server import ErrorContractServer
 from .tools import register_tools
@@ -75,6 +76,9 @@ def collect_tools(settings: Settings, register: Register = register_tools) -> Re
         mcp.middleware[:] = [m for m in mcp.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
     registry = Registry(mcp)
     register(registry)
+    canary = settings.canary
+    if canary.enabled:  # after the user's tools: theirs keep their order, the canary is always last
+        register_canary(registry, phrase=canary.phrase, scopes=[canary.scope] if canary.scope else [])
     return registry
 
 
@@ -104,7 +108,7 @@ def exposure_of(registry: Registry, settings: Settings) -> Exposure:
 def scope_policy(registry: Registry, settings: Settings) -> ScopePolicy:
     """The scopes each exposed tool needs: a disabled tool needs none anywhere (its callers hear
     "disabled", not "insufficient scope"), and its scopes are not advertised."""
-    return ScopePolicy(exposure_of(registry, settings).exposed(registry.scopes))
+    return ScopePolicy(exposure_of(registry, settings).exposed(registry.scopes), registry.resource_scopes)
 
 
 def tool_budgets(registry: Registry, limits: LimitsSettings) -> dict[str, ToolBudget]:

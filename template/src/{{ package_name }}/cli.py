@@ -1,5 +1,5 @@
-"""Command-line entry point: `serve`, `check-config`, `replay`, `gen-key`, `dev-token`, `dev-setup`,
-`lock-tools`, `scan-tools` and `--version`."""
+"""Command-line entry point: `serve`, `check-config`, `replay`, `smoke`, `gen-key`, `dev-token`,
+`dev-setup`, `lock-tools`, `scan-tools` and `--version`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--header", action="append", default=[], help="extra header, e.g. 'Authorization: Bearer ...'")
     replay.add_argument("--execute", action="store_true", help="send it (otherwise only print it)")
     replay.add_argument("--allow-incomplete", action="store_true", help="send even if arguments were redacted or cut")
+
+    smoke = commands.add_parser("smoke", help="check a running server end to end, one line per check")
+    smoke.add_argument("--url", required=True, help="the server's base URL, e.g. http://127.0.0.1:8000")
+    smoke.add_argument("--key", help="API key or token (default: the MCP_KEY environment variable, which is safer)")
+    smoke.add_argument(
+        "--metrics-url",
+        help=f"its /metrics (default: the same host, port {ENV_PREFIX}OBSERVABILITY__METRICS_PORT or 9464; "
+        "skipped if unreachable)",
+    )
+    smoke.add_argument(
+        "--phrase", help=f"the expected canary phrase (default: {ENV_PREFIX}CANARY__PHRASE, else the default)"
+    )
 
     gen_key = commands.add_parser("gen-key", help="create an API key and print its configuration entry")
     gen_key.add_argument("--id", required=True, help="name of the key's principal, e.g. ci or alice")
@@ -183,6 +195,11 @@ def main(
             execute=args.execute,
             allow_incomplete=args.allow_incomplete,
         )
+    if args.command == "smoke":
+        # Before the settings load: it checks a server elsewhere, whatever this environment sets.
+        from .smoke_cli import smoke
+
+        return smoke(args.url, key=args.key, metrics_url=args.metrics_url, phrase=args.phrase)
     if args.command == "lock-tools":
         # Before the settings load: the snapshot is of the code, whatever this environment sets.
         from .lock_cli import lock_tools

@@ -17,11 +17,12 @@ DEV_ISSUER_DIR = Path(".dev-issuer")
 
 
 def available_scopes(settings: Settings) -> list[str]:
-    """Every scope some tool needs."""
+    """Every scope some tool or resource needs."""
     from .app import collect_tools  # imported here: it loads the SDK and every tool
     from .auth.scopes import ScopePolicy
 
-    return ScopePolicy(collect_tools(settings).scopes).all_scopes
+    registry = collect_tools(settings)
+    return ScopePolicy(registry.scopes, registry.resource_scopes).all_scopes
 
 
 def key_entry(key_id: str, key: str, scopes: list[str], expires_days: int | None) -> dict[str, object]:

@@ -118,6 +118,25 @@ class ObservabilitySettings(BaseModel):
     """OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset means no export."""
 
 
+CANARY_PHRASE = "The canary says: seven violet giraffes audit the moon's tax returns every other Thursday."
+"""The default canary phrase: absurd on purpose, so no model can answer it from memory."""
+
+
+class CanarySettings(BaseModel):
+    """The canary resource and tool that `smoke` (and you) use to prove answers come from this server."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+    enabled: bool = True
+    """Register the canary (the `canary` tool and the `canary://phrase` resource)."""
+
+    phrase: str = Field(default=CANARY_PHRASE, min_length=8, max_length=200)
+    """What the canary answers: deliberately absurd, the same on every replica, never a secret."""
+
+    scope: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """When set, only callers granted this scope see and may use the canary tool and resource (HTTP)."""
+
+
 class Settings(BaseSettings):
     """Everything the server reads from its environment."""
 
@@ -139,6 +158,7 @@ class Settings(BaseSettings):
     exposure: ExposureSettings = Field(default_factory=ExposureSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
 
     @property
     def json_logs(self) -> bool:

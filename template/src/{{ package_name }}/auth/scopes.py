@@ -20,10 +20,23 @@ def missing_scopes(required: Iterable[str], granted: frozenset[str]) -> list[str
 
 
 class ScopePolicy:
-    """Which scopes each tool needs; tools not listed need none beyond authentication."""
+    """Which scopes each tool (and each static resource, by URI) needs; those not listed need none
+    beyond authentication."""
 
-    def __init__(self, required: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self, required: Mapping[str, Iterable[str]], resources: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
         self._required = {tool: tuple(sorted(set(scopes))) for tool, scopes in required.items() if scopes}
+        self._resources = {uri: tuple(sorted(set(scopes))) for uri, scopes in (resources or {}).items() if scopes}
+
+    def missing_for_resource(self, uri: str, granted: frozenset[str]) -> list[str]:
+        """Scopes the caller lacks to read the resource at `uri`."""
+        needed = self._resources.get(uri)
+        return missing_scopes(needed, granted) if needed else []
+
+    def hidden_resources(self, granted: frozenset[str]) -> frozenset[str]:
+        """Resource URIs a caller with `granted` may not read (and so does not see)."""
+        return frozenset(uri for uri, needed in self._resources.items() if missing_scopes(needed, granted))
 
     def required(self, tool: str) -> tuple[str, ...]:
         """Scopes `tool` needs (empty when it needs none)."""
@@ -40,5 +53,6 @@ class ScopePolicy:
 
     @property
     def all_scopes(self) -> list[str]:
-        """Every scope some tool needs, sorted."""
-        return sorted({scope for scopes in self._required.values() for scope in scopes})
+        """Every scope some tool or resource needs, sorted."""
+        every = [*self._required.values(), *self._resources.values()]
+        return sorted({scope for scopes in every for scope in scopes})

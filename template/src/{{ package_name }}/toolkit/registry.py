@@ -47,6 +47,8 @@ class Registry:
         self.resources: list[str] = []
         """The URI of every registered resource and resource template, in registration order
         (the order the SDK tries templates in)."""
+        self.resource_scopes: dict[str, tuple[str, ...]] = {}
+        """Scopes an HTTP caller needs to see and read each static resource that declared some."""
         self.prompts: list[str] = []
         """The name of every registered prompt."""
 
@@ -101,12 +103,23 @@ class Registry:
         title: str | None = None,
         description: str | None = None,
         mime_type: str | None = None,
+        scopes: Sequence[str] = (),
     ) -> Callable[[F], F]:
-        """Register a resource (static URI) or resource template (URI with `{params}`)."""
+        """Register a resource (static URI) or resource template (URI with `{params}`).
+
+        `scopes` (static URIs only) are what an HTTP caller needs: without them the resource is
+        left out of the caller's resources/list and reading it is refused.
+        """
+        if scopes and "{" in uri:
+            raise TypeError(f"scopes are supported on static resources only, not on the template {uri!r}")
+        if isinstance(scopes, str):
+            raise TypeError(f"scopes of resource {uri!r} must be a list of strings, not one string")
         add = self._mcp.resource(uri, name=name, title=title, description=description, mime_type=mime_type)
 
         def decorator(fn: F) -> F:
             add(fn)
+            if scopes:
+                self.resource_scopes[uri] = tuple(scopes)
             if uri not in self.resources:  # a URI registered twice keeps its first place in the SDK too
                 self.resources.append(uri)
             return fn

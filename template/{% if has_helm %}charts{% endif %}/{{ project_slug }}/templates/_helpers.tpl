@@ -43,9 +43,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "mcp-server.fullname" .) .Values.auth.existingSecret }}
 {{- end }}
 
-{{/* Host headers the server accepts: loopback (port-forward), ingress hosts, route hostnames, extras. */}}
+{{/* Host headers the server accepts: loopback (port-forward), the Service's own name (in-cluster
+callers, `helm test`), ingress hosts, route hostnames, extras. */}}
 {{- define "mcp-server.allowedHosts" -}}
-{{- $hosts := list "127.0.0.1:*" "localhost:*" }}
+{{- $hosts := list "127.0.0.1:*" "localhost:*" (include "mcp-server.fullname" .) (printf "%s:*" (include "mcp-server.fullname" .)) }}
 {{- range .Values.allowedHosts }}{{ $hosts = append $hosts . }}{{ end }}
 {{- if .Values.ingress.enabled }}
 {{- range .Values.ingress.hosts }}{{ $hosts = append $hosts .host }}{{ $hosts = append $hosts (printf "%s:*" .host) }}{{ end }}
