@@ -95,10 +95,11 @@ def test_make_run_serves_what_the_readme_promises(project: Path) -> None:
     if recorded_answers(project).get("transports") == "stdio":
         return assert_make_run_speaks_stdio(project)
     port = free_port()
+    metrics = {f"{recorded_answers(project)['env_prefix']}OBSERVABILITY__METRICS_PORT": str(free_port())}
     process = subprocess.Popen(
         ["make", "run", f"RUN_ARGS=--port {port}"],
         cwd=project,
-        env=project_env(),
+        env=project_env() | metrics,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -46,8 +46,10 @@ def blocks(text: str, language: str) -> list[str]:
 @contextmanager
 def running(project: Path, env: dict[str, str]) -> Iterator[str]:
     """`serve` over HTTP on a free port, as `make run` does; its process group is gone afterwards."""
-    slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    slug = answers["project_slug"]
     port = free_port()
+    env = env | {f"{answers['env_prefix']}OBSERVABILITY__METRICS_PORT": str(free_port())}  # not the shared 9464
     log = project.parent / f"server-{port}.log"  # a file, not a pipe nobody reads while it serves
     with log.open("wb") as stderr:
         process = subprocess.Popen(

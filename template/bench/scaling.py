@@ -91,11 +91,12 @@ def wrk_drive(port: int, request: bytes, clients: int, seconds: float, *, prefix
     return result
 
 
-def counted_calls(port: int) -> tuple[float, float]:
-    """tools/call operations the server's /metrics reports (all workers together): all of
+def counted_calls(metrics_port: int) -> tuple[float, float]:
+    """tools/call operations the server's /metrics (its separate listener on `metrics_port`)
+    reports (all workers together): all of
     them, and those that failed (a non-empty error type). Tool errors come back as HTTP 200,
     so this, not the status, is where wrk's run learns of them."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
         text = response.read().decode()
     series = [(labels, float(value)) for labels, value in _CALLS.findall(text)]
     return sum(v for _, v in series), sum(v for labels, v in series if 'error_type=""' not in labels)

@@ -212,12 +212,74 @@ def test_helm_test_runs_smoke_from_the_server_image_with_the_key_secret_when_giv
     ]
 
 
+def port_names(rule: dict[str, Any]) -> set[str]:
+    return {port["port"] for port in rule["ports"]}
+
+
+def admitted(rule: dict[str, Any], labels: dict[str, str], namespace: str | None = None) -> bool:
+    """Whether a NetworkPolicy ingress rule lets in a pod with `labels` (in its own namespace,
+    or in `namespace` when given)."""
+    for peer in rule["from"]:
+        if namespace is None and "podSelector" in peer and selects(peer["podSelector"]["matchLabels"], labels):
+            return True
+        names = peer.get("namespaceSelector", {}).get("matchLabels", {})
+        if namespace is not None and names.get("kubernetes.io/metadata.name") == namespace:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", WITH_HELM)
+def test_metrics_have_their_own_port_that_only_monitoring_reaches(name: str) -> None:
+    """Service ports `http` and `metrics`; the container declares both and its metrics setting
+    follows the value; the ServiceMonitor scrapes `metrics`; Ingress and HTTPRoute route only
+    `http`; the NetworkPolicy admits the monitoring namespace and the helm test to `metrics`,
+    and the ingress namespaces only to `http`."""
+    chart = chart_dir(name)
+    values = yaml.safe_load((chart / "ci" / "production-values.yaml").read_text())
+    values["service"] = {"metricsPort": 9555}
+    values["networkPolicy"]["metricsNamespaces"] = ["observability"]
+    docs = manifests(chart, values)
+    by_kind = {doc["kind"]: doc for doc in docs}
+    service = by_kind["Service"]["spec"]["ports"]
+    assert [(p["name"], p["targetPort"]) for p in service] == [("http", "http"), ("metrics", "metrics")]
+    assert next(p["port"] for p in service if p["name"] == "metrics") == 9555
+    container = by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8000, "metrics": 9555}
+    config = next(
+        d["data"] for d in docs if d["kind"] == "ConfigMap" and any(k.endswith("ENVIRONMENT") for k in d["data"])
+    )
+    assert [v for k, v in config.items() if k.endswith("OBSERVABILITY__METRICS_PORT")] == ["9555"]
+    assert not [k for k in config if k.endswith("METRICS_ON_MAIN_PORT")]
+    assert [e["port"] for e in by_kind["ServiceMonitor"]["spec"]["endpoints"]] == ["metrics"]
+    ingress_ports = [
+        path["backend"]["service"]["port"]
+        for rule in by_kind["Ingress"]["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
+    assert ingress_ports == [{"name": "http"}]
+    route_ports = [ref["port"] for rule in by_kind["HTTPRoute"]["spec"]["rules"] for ref in rule["backendRefs"]]
+    assert route_ports == [values.get("service", {}).get("port", 80)]
+    rules = by_kind["NetworkPolicy"]["spec"]["ingress"]
+    test_pod = next(d for d in docs if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])
+    tester = test_pod["metadata"]["labels"]
+    [to_http] = [rule for rule in rules if port_names(rule) == {"http"}]
+    [to_metrics] = [rule for rule in rules if port_names(rule) == {"metrics"}]
+    assert len(rules) == 2
+    assert admitted(to_metrics, {}, "observability")
+    assert admitted(to_metrics, tester)
+    assert not admitted(to_metrics, {}, "ingress-nginx")
+    assert admitted(to_http, {}, "ingress-nginx")
+    assert not admitted(to_http, {}, "observability")
+
+
 @pytest.mark.parametrize("name", WITH_HELM)
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"bogus": 1}, "additional properties 'bogus' not allowed"),
         ({"service": {"port": 70000}}, "maximum"),
+        ({"service": {"metricsPort": 80}}, "minimum"),
+        ({"service": {"metricsPort": 8000}}, "metricsPort"),
         ({"allowedHosts": ["*"]}, "allowedHosts"),
         ({"environment": "staging"}, "environment"),
     ],

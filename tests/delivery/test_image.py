@@ -358,6 +358,8 @@ def start(env: dict[str, str], built: Built, name: str) -> Running:
         "-e",
         f"{p}HTTP__PORT={port}",
         "-e",
+        f"{p}OBSERVABILITY__METRICS_PORT={free_port()}",  # host networking: not the shared 9464
+        "-e",
         f"{p}AUTH__API_KEYS={json.dumps([built.key_entry])}",
         IMAGE,
     )

@@ -191,6 +191,8 @@ def served_project(project: Project, log_dir: Path, *, fixtures: bool = False, *
     conformance fixtures registered next to the project's tools; they never ship in the wheel)."""
     port = free_port()
     log = log_dir / f"serve-{port}.log"
+    if "OBSERVABILITY__METRICS_ON_MAIN_PORT" not in settings:  # servers in parallel would clash on 9464
+        settings.setdefault("OBSERVABILITY__METRICS_PORT", str(free_port()))
     env = project.env(ENVIRONMENT="development", **settings)
     module = project.package
     if fixtures:

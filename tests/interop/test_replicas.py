@@ -110,14 +110,16 @@ class Replica:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def metric(self, name: str, **labels: str) -> float:
-        """Sum of the samples of `name` whose labels include `labels`, read from the replica's /metrics."""
-        status, text = get(self.port, "/metrics")
+        """Sum of the samples of `name` whose labels include `labels`, read from the replica's /metrics
+        (its separate metrics listener)."""
+        status, text = get(self.metrics_port, "/metrics")
         assert status == 200
         total = 0.0
         for line in text.splitlines():
@@ -340,18 +342,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         env["PYTHONPATH"] = str(project)  # the project's test server: its probes are in tests/fixtures
         replicas = []
         for name in ("replica-a", "replica-b"):
-            port = free_port()
+            port, metrics_port = free_port(), free_port()
             log = tmp / f"{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
                     [str(project / ".venv/bin/python"), "-m", "tests.fixture_server", "serve", "--port", str(port)],
                     cwd=project,
-                    env=env,
+                    env=env | {PREFIX + "OBSERVABILITY__METRICS_PORT": str(metrics_port)},
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
             stack.callback(stop, process, signal.SIGKILL)
-            replicas.append(Replica(name, port, process, log))
+            replicas.append(Replica(name, port, process, log, metrics_port))
         for replica in replicas:
             port = replica.port
             wait_for(lambda port=port: get(port, "/readyz")[0] == 200, replica.name, replica.process, replica.log)

@@ -33,13 +33,13 @@ from .limits.settings import LimitsSettings, ToolLimit
 from .limits.token_bucket import Buckets, MemoryBuckets
 from .limits.tool_limits import ToolBudget, tool_limits
 from .observability.exposition import metrics_router, serve_metrics
-from .observability.metrics import Metrics
+from .observability.metrics import Metrics, multiprocess_dir
 from .observability.request_context import RequestRecorder
 from .observability.setup import configure_observability
 from .observability.tool_observer import observe
 from .project import DESCRIPTION, ENV_PREFIX, SERVER_NAME, SERVER_TITLE
 from .services import Services, open_services
-from .settings import Settings, http_problems
+from .settings import Settings, http_problems, metrics_address
 from .toolkit.canary import register_canary
 from .toolkit.registry import Registry
 from .toolkit.server import ErrorContractServer
@@ -184,7 +184,9 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     # A failing-open Redis is shared by every replica: leaving rotation would turn a missing
     # limit into a full outage, so it shows in the detail only.
     advisory = ["rate_limit_redis"] if limits.on_backend_error == "allow" else []
-    readiness = Readiness(checks, advisory=advisory, stopping=lambda: drain.draining)
+    readiness = Readiness(
+        checks, advisory=advisory, stopping=lambda: drain.draining, on_evaluated=metrics.readiness_evaluated
+    )
     sessions = mcp_sessions(mcp)
 
     layers: list[Layer] = [  # outermost first
@@ -224,13 +226,15 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     ]
     endpoint = reduce(lambda inner, layer: layer(inner), reversed(layers), build_mcp_http_app(mcp, http, mcp_path))
     metrics.count_sessions(lambda: len(sessions()))
+    # One listener per pod: with workers the supervising process serves all of them (http_server).
+    listener = metrics_address(settings) if multiprocess_dir() is None else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The SDK's own Starlette app is not used (its lifespan never runs): the host runs the session manager.
         async with mcp.session_manager.run(), anyio.create_task_group() as background:
             background.start_soon(drain.watch, in_flight.wait_idle)
-            metrics_server = serve_metrics(metrics, http.host, settings.observability.metrics_port)
+            metrics_server = None if listener is None else serve_metrics(metrics.registry, listener)
             settle_heap()  # last: what start-up built stays out of every later collection
             readiness.started = True
             try:
@@ -245,7 +249,7 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     app.openapi_url = None
     app.state.mcp, app.state.concurrency, app.state.drain = mcp, in_flight, drain  # for operators' hooks and tests
     app.include_router(health_router(readiness))
-    if settings.observability.metrics_port is None:
+    if settings.observability.metrics_on_main_port:
         app.include_router(metrics_router(metrics))
     for router in auth_routes:
         app.include_router(router)

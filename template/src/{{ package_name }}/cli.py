@@ -17,7 +17,7 @@ from pydantic_settings import SettingsError
 from . import __version__, credentials_cli
 from .observability.setup import configure_observability
 from .project import DEFAULT_TRANSPORT, DESCRIPTION, DISTRIBUTION, ENV_PREFIX, SERVER_NAME
-from .settings import Settings, http_problems
+from .settings import Settings, http_problems, metrics_address
 from .settings_errors import configured_variables, malformed_json, unknown_sections
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def listen_problems(settings: Settings) -> list[str]:
     """Why the HTTP server could not listen where it is configured to (a taken port, a foreign host)."""
     from .transport.listen_check import bind_problems
 
-    return bind_problems(settings.http, settings.observability.metrics_port)
+    return bind_problems(settings.http, metrics_address(settings))
 
 
 def load_settings() -> Settings:
@@ -265,4 +265,4 @@ def main(
         return 2
     from .transport.http_server import serve_http
 
-    return serve_http(settings.http, app_factory)
+    return serve_http(settings.http, app_factory, metrics_address(settings))

@@ -111,8 +111,15 @@ class ObservabilitySettings(BaseModel):
     """Where audit records go: `stdout`, `stderr`, `off`, or a file path (appended). On stdio,
     `stdout` becomes `stderr`."""
 
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    """Serve /metrics on this separate port instead of the main one (keeps it off the public ingress)."""
+    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    """Port of the separate /metrics listener (one per pod, whatever the worker count); the main
+    port answers 404 for /metrics, so the public ingress never serves it."""
+
+    metrics_host: str | None = None
+    """Address the metrics listener binds; unset means the HTTP host."""
+
+    metrics_on_main_port: bool = False
+    """Serve /metrics on the main port as earlier releases did, and start no separate listener."""
 
     otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://\S+$")
     """OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset means no export."""
@@ -167,11 +174,25 @@ class Settings(BaseSettings):
         return fmt == "json" or (fmt == "auto" and self.environment == "production")
 
 
+def metrics_address(settings: Settings) -> tuple[str, int] | None:
+    """Where the separate metrics listener binds; None when /metrics stays on the main port."""
+    metrics = settings.observability
+    if metrics.metrics_on_main_port:
+        return None
+    return metrics.metrics_host or settings.http.host, metrics.metrics_port
+
+
 def http_problems(settings: Settings) -> list[str]:
     """Why serving HTTP with these settings would be unsafe or could not work (empty when fine)."""
     problems: list[str] = []
     http, auth = settings.http, settings.auth
     production = settings.environment == "production"
+    metrics = settings.observability
+    if not metrics.metrics_on_main_port and metrics.metrics_port == http.port:
+        problems.append(
+            f"{ENV_PREFIX}OBSERVABILITY__METRICS_PORT={metrics.metrics_port} is also the HTTP port; choose another "
+            f"port, or set {ENV_PREFIX}OBSERVABILITY__METRICS_ON_MAIN_PORT=true to serve /metrics on the main one"
+        )
     if production and any(h.startswith("*") for h in http.allowed_hosts):
         problems.append(f"{ENV_PREFIX}HTTP__ALLOWED_HOSTS contains a wildcard; list the real hostnames")
     if production and any(o.startswith("*") for o in http.allowed_origins):

@@ -40,11 +40,11 @@ def legacy_result(response: httpx2.Response) -> dict[str, Any]:
     return message
 
 
-def wait_in_flight(base: str, count: int) -> None:
+def wait_in_flight(metrics: str, count: int) -> None:
     """Until the server reports `count` tool calls running (its own gauge), for at most 10 s."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        text = httpx2.get(f"{base}/metrics", timeout=2).text
+        text = httpx2.get(f"{metrics}/metrics", timeout=2).text
         line = next((ln for ln in text.splitlines() if ln.startswith("mcp_server_tool_calls_in_flight ")), "x 0")
         if float(line.split()[1]) >= count:
             return
@@ -72,7 +72,7 @@ def test_sigterm_lets_in_flight_calls_of_both_eras_finish(tmp_path: Path) -> Non
     with served(tmp_path, **settings) as server:
         modern, modern_outcome = in_background(modern_request, server.base)
         legacy, legacy_outcome = in_background(legacy_request, server.base)
-        wait_in_flight(server.base, 2)
+        wait_in_flight(server.metrics, 2)
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.2)
@@ -100,7 +100,7 @@ def test_a_second_signal_forces_exit(tmp_path: Path) -> None:
     settings = {"SERVICES__REPORT_STEP_SECONDS": "1", "HTTP__GRACEFUL_SHUTDOWN_SECONDS": "30"}
     with served(tmp_path, **settings) as server:
         in_background(modern_request, server.base)
-        wait_in_flight(server.base, 1)
+        wait_in_flight(server.metrics, 1)
         server.process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         started = time.monotonic()

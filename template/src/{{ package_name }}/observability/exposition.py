@@ -1,14 +1,16 @@
-"""Serve /metrics: on the main app by default, or on a separate port kept off the public ingress."""
+"""Serve /metrics: on a separate listener kept off the public ingress, or on the main app."""
 
 from __future__ import annotations
 
+from threading import Thread
 from typing import Protocol
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, start_http_server
 
-from .metrics import Metrics
+from .metrics import Metrics, PodRegistry
 
 
 class Stoppable(Protocol):
@@ -26,9 +28,25 @@ def metrics_router(metrics: Metrics) -> APIRouter:
     return router
 
 
-def serve_metrics(metrics: Metrics, host: str, port: int | None) -> Stoppable | None:
-    """Start the separate metrics listener when a port is configured."""
-    if port is None:
-        return None
-    server, _thread = start_http_server(port, addr=host, registry=metrics.exposition_registry())
-    return server
+class Listener:
+    """A running metrics listener; `shutdown()` stops its thread and closes its socket."""
+
+    def __init__(self, server: WSGIServer, thread: Thread) -> None:
+        self.server, self.thread = server, thread
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_metrics(registry: CollectorRegistry, address: tuple[str, int]) -> Stoppable:
+    """Start the separate metrics listener on `address` (in a daemon thread)."""
+    host, port = address
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return Listener(server, thread)
+
+
+def serve_pod_metrics(directory: str, supervisor: int, address: tuple[str, int]) -> Stoppable:
+    """The one metrics listener of a multiprocess pod, run by the process supervising the workers."""
+    return serve_metrics(PodRegistry(directory, supervisor), address)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Metric, ProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from .container_limits import ContainerLimits
+from .pod_process import PodProcessCollector
 
 METHODS = frozenset(
     {
@@ -38,9 +42,44 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 SIZE_BUCKETS = (128, 512, 2048, 8192, 32_768, 131_072, 524_288, 2_097_152)
 
 
+SUPERVISOR_PID = "MCP_SERVER_SUPERVISOR_PID"
+"""Set by `serve` in multiprocess mode: the process whose tree is the pod (the workers' parent)."""
+
+
 def multiprocess_dir() -> str | None:
     """Where worker processes share metric files (set for `--workers` above 1), if anywhere."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def supervisor_pid() -> int:
+    """The pod's top process in multiprocess mode (this one when `serve` did not say)."""
+    value = os.environ.get(SUPERVISOR_PID, "")
+    return int(value) if value.isdigit() else os.getpid()
+
+
+class PodRegistry(CollectorRegistry):
+    """Every worker's metric files summed, the pod's processes, and the container's limits.
+
+    Before each scrape, the files of live-mode gauges (`livesum`, `livemostrecent`) left by
+    workers that are gone are dropped, so a replaced worker's last values do not linger.
+    """
+
+    def __init__(self, directory: str, supervisor: int) -> None:
+        super().__init__()
+        self.directory = directory
+        self.processes = PodProcessCollector(supervisor)
+        MultiProcessCollector(self, path=directory)  # type: ignore[no-untyped-call]
+        self.register(self.processes)
+        self.register(ContainerLimits())
+
+    def collect(self) -> Iterable[Metric]:
+        live = self.processes.pids()
+        if live:  # an unreadable /proc tells nothing about who is gone
+            for path in Path(self.directory).glob("gauge_live*_*.db"):
+                pid = path.stem.rpartition("_")[2]
+                if pid.isdigit() and int(pid) not in live:
+                    mark_process_dead(int(pid), self.directory)  # type: ignore[no-untyped-call]
+        return super().collect()
 
 
 class Metrics:
@@ -107,6 +146,20 @@ class Metrics:
             registry=r,
         )
         self.build.labels(version).set(1)
+        # Most recent rather than min: a worker that no probe has reached yet would read 0.
+        self.ready = Gauge(
+            "mcp_server_ready",
+            "1 when the latest readiness evaluation found the server ready, else 0.",
+            multiprocess_mode="livemostrecent",
+            registry=r,
+        )
+        self.readiness_changes = Counter(
+            "mcp_server_readiness_changes_total", "Times readiness flipped between ready and not ready.", registry=r
+        )
+        self._last_ready: bool | None = None
+        if multiprocess_dir() is None:  # in multiprocess mode the pod's registry reports these
+            ProcessCollector(registry=r)
+            r.register(ContainerLimits())
         # Label sets are bounded (see the *_label methods), so their children are kept here:
         # prometheus_client's labels() validates and locks on every call.
         self._operations: dict[tuple[str, ...], Histogram] = {}
@@ -133,6 +186,13 @@ class Metrics:
         if multiprocess_dir() is None:
             self.sessions.set_function(count)
 
+    def readiness_evaluated(self, ready: bool) -> None:
+        """Record one readiness evaluation (a change from the previous one counts as a flip)."""
+        self.ready.set(1 if ready else 0)
+        if self._last_ready is not None and ready != self._last_ready:
+            self.readiness_changes.inc()
+        self._last_ready = ready
+
     def tool_label(self, name: object) -> str:
         """`name` when it is a registered tool, else "other" (arbitrary input never makes a series)."""
         return name if isinstance(name, str) and name in self.tools else OTHER
@@ -146,10 +206,8 @@ class Metrics:
         return version if version in VERSIONS else OTHER
 
     def exposition_registry(self) -> CollectorRegistry:
-        """What /metrics serves: this registry, or all workers' files in multiprocess mode."""
+        """What /metrics serves: this registry, or the whole pod's in multiprocess mode."""
         directory = multiprocess_dir()
         if directory is None:
             return self.registry
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-        return registry
+        return PodRegistry(directory, supervisor_pid())

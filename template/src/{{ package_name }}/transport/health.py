@@ -23,13 +23,20 @@ class Readiness:
     """Whether this process should receive traffic."""
 
     def __init__(
-        self, checks: Mapping[str, ReadinessCheck], *, advisory: Iterable[str] = (), stopping: Callable[[], bool]
+        self,
+        checks: Mapping[str, ReadinessCheck],
+        *,
+        advisory: Iterable[str] = (),
+        stopping: Callable[[], bool],
+        on_evaluated: Callable[[bool], None] = lambda _ready: None,
     ) -> None:
         """`checks` by name; a problem in one makes the server not ready unless it is `advisory`
-        (then it shows in the detail only). `stopping` says whether shutdown has begun."""
+        (then it shows in the detail only). `stopping` says whether shutdown has begun;
+        `on_evaluated` hears every verdict (the readiness metrics)."""
         self._checks = {name: (check, name not in set(advisory)) for name, check in checks.items()}
         self.started = False
         self.stopping = stopping
+        self.on_evaluated = on_evaluated
 
     async def report(self) -> tuple[bool, dict[str, str]]:
         """Run every check (bounded in time) and say whether the server should get traffic."""
@@ -46,6 +53,7 @@ class Readiness:
             results["server"], ok = "starting", False
         elif self.stopping():
             results["server"], ok = "shutting down", False
+        self.on_evaluated(ok)
         return ok, results
 
 
