@@ -197,13 +197,23 @@ def test_helm_test_runs_smoke_from_the_server_image_with_the_key_secret_when_giv
     server = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == server["image"]
     port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
-    assert container["args"] == ["smoke", "--url", f"http://{service['metadata']['name']}:{port}"]
+    base = f"http://{service['metadata']['name']}"
+    # Several replicas by default: the count on /metrics could come from another pod.
+    assert container["args"] == ["smoke", "--url", f"{base}:{port}", "--skip-metrics"]
     assert "command" not in container  # the image's entrypoint: the server's command line
     assert {"configMapRef": {"name": service["metadata"]["name"]}} in container["envFrom"]
     assert "env" not in container
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == service["metadata"]["name"])
     hosts = json.loads(next(v for k, v in config["data"].items() if k.endswith("HTTP__ALLOWED_HOSTS")))
     assert {service["metadata"]["name"], f"{service['metadata']['name']}:*"} <= set(hosts)  # no 421 for it
+
+    metrics = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "metrics")
+    one_pod = manifests(chart_dir(name), {"replicaCount": 1, "autoscaling": {"enabled": False}})
+    test_pod = next(d for d in one_pod if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])
+    assert test_pod["spec"]["containers"][0]["args"] == [
+        *("smoke", "--url", f"{base}:{port}"),
+        *("--metrics-url", f"{base}:{metrics}/metrics"),  # one pod: its count must show this run's calls
+    ]
 
     docs = manifests(chart_dir(name), {"helmTest": {"keySecret": {"name": "smoke-key", "key": "api-key"}}})
     test_pod = next(d for d in docs if d["kind"] == "Pod" and "test" in d["metadata"]["annotations"]["helm.sh/hook"])

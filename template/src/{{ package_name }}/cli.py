@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         "skipped if unreachable)",
     )
     smoke.add_argument(
+        "--skip-metrics",
+        action="store_true",
+        help="skip the /metrics check (several replicas behind one address: the scrape may reach another pod)",
+    )
+    smoke.add_argument(
         "--phrase", help=f"the expected canary phrase (default: {ENV_PREFIX}CANARY__PHRASE, else the default)"
     )
 
@@ -199,7 +204,13 @@ def main(
         # Before the settings load: it checks a server elsewhere, whatever this environment sets.
         from .smoke_cli import smoke
 
-        return smoke(args.url, key=args.key, metrics_url=args.metrics_url, phrase=args.phrase)
+        return smoke(
+            args.url,
+            key=args.key,
+            metrics_url=args.metrics_url,
+            phrase=args.phrase,
+            skip_metrics=args.skip_metrics,
+        )
     if args.command == "lock-tools":
         # Before the settings load: the snapshot is of the code, whatever this environment sets.
         from .lock_cli import lock_tools
