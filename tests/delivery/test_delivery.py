@@ -274,12 +274,21 @@ def test_metrics_have_their_own_port_that_only_monitoring_reaches(name: str) -> 
     tester = test_pod["metadata"]["labels"]
     [to_http] = [rule for rule in rules if port_names(rule) == {"http"}]
     [to_metrics] = [rule for rule in rules if port_names(rule) == {"metrics"}]
-    assert len(rules) == 2
+    [to_both] = [rule for rule in rules if port_names(rule) == {"http", "metrics"}]
+    assert len(rules) == 3
     assert admitted(to_metrics, {}, "observability")
-    assert admitted(to_metrics, tester)
     assert not admitted(to_metrics, {}, "ingress-nginx")
+    assert admitted(to_both, tester)
+    assert not admitted(to_both, {}, "observability")
+    assert not admitted(to_both, {}, "ingress-nginx")
     assert admitted(to_http, {}, "ingress-nginx")
     assert not admitted(to_http, {}, "observability")
+    # No monitoring namespaces: no rule with an empty `from` (which would admit everyone).
+    values["networkPolicy"]["metricsNamespaces"] = []
+    docs = manifests(chart, values)
+    rules = next(d for d in docs if d["kind"] == "NetworkPolicy")["spec"]["ingress"]
+    assert all(rule.get("from") for rule in rules)
+    assert [port_names(rule) for rule in rules] == [{"http"}, {"http", "metrics"}]
 
 
 @pytest.mark.parametrize("name", WITH_HELM)
