@@ -107,6 +107,13 @@ class Metrics:
             registry=r,
         )
         self.build.labels(version).set(1)
+        self.upstream_circuit = Gauge(
+            "mcp_server_upstream_circuit_state",
+            "Circuit breaker of each upstream: 0 closed, 1 half open (probing), 2 open (failing fast).",
+            ("upstream",),
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         # Label sets are bounded (see the *_label methods), so their children are kept here:
         # prometheus_client's labels() validates and locks on every call.
         self._operations: dict[tuple[str, ...], Histogram] = {}
@@ -126,6 +133,10 @@ class Metrics:
         if child is None:
             child = self._result_sizes[tool] = self.tool_result_bytes.labels(tool)
         return child
+
+    def upstream_state(self, upstream: str, level: int) -> None:
+        """Record a breaker change (upstream names come from settings, so the label set is bounded)."""
+        self.upstream_circuit.labels(upstream).set(level)
 
     def count_sessions(self, count: Callable[[], int]) -> None:
         """Report open legacy sessions from `count` at scrape time (single process only: in
