@@ -10,6 +10,7 @@ Messages name the upstream and the status, never the URL, its query or a credent
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,10 @@ from .settings import UpstreamSettings
 ErrorType = Literal["transient", "rate_limited", "input", "fatal"]
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 INPUT_STATUSES = frozenset({400, 404, 409, 410, 422})
+# httpx2 logs every request's URL at INFO, query (caller data) included; the records this module
+# writes say what failed without it.
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
 MIN_ATTEMPT_SECONDS = 0.05
 """An attempt with less time than this left is not started: it could only time out."""
 
