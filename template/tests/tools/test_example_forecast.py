@@ -81,6 +81,22 @@ async def test_the_tool_deadline_bounds_the_retries() -> None:
     assert elapsed < 0.6
 
 
+async def test_a_silent_upstream_is_cut_before_the_tool_deadline() -> None:
+    """Read timeout 30 s, tool deadline 0.6 s: the model hears that the upstream did not answer
+    (transient, retry) rather than the deadline's generic refusal."""
+    limits: dict[str, Any] = {"limits": {"tools": {"get_forecast": {"timeout_seconds": 0.6}}}}
+    async with fake_upstream() as fake:
+        fake.default = Reply(delay=5.0)
+        async with Client(make_server(**upstream(fake.url, read_timeout_seconds=30), **limits)) as client:
+            started = time.monotonic()
+            result = await client.call_tool("get_forecast", {"city": "Lisbon"})
+            elapsed = time.monotonic() - started
+    assert result.structured_content is not None
+    assert result.structured_content["error_type"] == "transient"
+    assert "did not answer in time" in result.content[0].text  # type: ignore[union-attr]
+    assert 0.4 < elapsed < 0.6
+
+
 async def test_an_unconfigured_upstream_says_what_to_fix_and_not_to_retry() -> None:
     """No base URL: fatal, names the variable, says do not retry."""
     async with Client(make_server()) as client:

@@ -36,6 +36,9 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 MIN_ATTEMPT_SECONDS = 0.05
 """An attempt with less time than this left is not started: it could only time out."""
+DEADLINE_MARGIN_SECONDS = 0.05
+"""An attempt ends this long before the tool's deadline, so the caller gets the upstream's error
+(what failed, that a retry may help) rather than the deadline's generic one."""
 
 
 class UpstreamError(Exception):
@@ -133,7 +136,7 @@ class Upstream:
         stop: stop_base = stop_after_attempt(settings.retry_attempts if retry else 1)
         if left is not None:
             # No backoff that would leave too little time for the attempt after it.
-            stop = stop | stop_before_delay(left - MIN_ATTEMPT_SECONDS)
+            stop = stop | stop_before_delay(left - DEADLINE_MARGIN_SECONDS - MIN_ATTEMPT_SECONDS)
         # Doubling from retry_initial_seconds up to retry_max_seconds, plus up to retry_initial_seconds
         # of jitter so that callers that failed together do not come back together.
         backoff: wait_base = wait_exponential(
@@ -170,6 +173,7 @@ class Upstream:
     ) -> httpx2.Response:
         settings = client.timeout
         if budget is not None:
+            budget -= DEADLINE_MARGIN_SECONDS
             if budget < MIN_ATTEMPT_SECONDS:
                 raise UpstreamError(self.name, "transient", f"upstream {self.name!r}: no time left for another attempt")
             settings = httpx2.Timeout(
