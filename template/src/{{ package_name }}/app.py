@@ -263,7 +263,7 @@ def user_services(settings: Settings, upstreams: Upstreams) -> AbstractAsyncCont
     """`services.open_services`, handed the upstream pool when it takes one (a project from before
     the upstream kit has `open_services(settings)` only, and keeps working unchanged)."""
     if "upstreams" in inspect.signature(open_services).parameters:
-        return open_services(settings.services, upstreams=upstreams)
+        return open_services(settings.services, upstreams=upstreams)  # type: ignore[call-arg,unused-ignore]
     return open_services(settings.services)  # type: ignore[call-arg,unused-ignore]
 
 
