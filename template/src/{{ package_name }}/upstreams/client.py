@@ -61,6 +61,10 @@ class UpstreamError(Exception):
         self.attempts = 1
 
 
+class NoTimeLeftError(UpstreamError):
+    """Too little of the tool's deadline was left to send the call: the upstream was not asked."""
+
+
 class Upstream:
     """The pooled client of one upstream; open it with `Upstreams.open(name)`."""
 
@@ -157,7 +161,9 @@ class Upstream:
                     response = await self._once(client, method, path, budget, kwargs)
         except UpstreamError as exc:
             exc.attempts = attempts
-            if exc.error_type == "transient":
+            if isinstance(exc, NoTimeLeftError):
+                self.breaker.release()  # nothing was sent: no verdict on the upstream
+            elif exc.error_type == "transient":
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # it answered: a refusal is not an outage
@@ -175,7 +181,7 @@ class Upstream:
         if budget is not None:
             budget -= DEADLINE_MARGIN_SECONDS
             if budget < MIN_ATTEMPT_SECONDS:
-                raise UpstreamError(self.name, "transient", f"upstream {self.name!r}: no time left for another attempt")
+                raise NoTimeLeftError(self.name, "transient", f"upstream {self.name!r}: no time left to call it")
             settings = httpx2.Timeout(
                 min(budget, settings.read or budget),
                 connect=min(budget, settings.connect or budget),
