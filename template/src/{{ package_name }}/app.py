@@ -8,8 +8,9 @@ endpoint listed outermost first. Optional parts are switched by settings, never 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial, reduce
 from typing import Any
 
@@ -50,6 +51,7 @@ from .transport.heap import settle_heap
 from .transport.mcp_http import MCP_PATH, build_mcp_http_app
 from .transport.request_guard import ForwardedHeaders, RequestGuard
 from .transport.shutdown import Drain, DrainGate
+from .upstreams import Upstreams
 
 Register = Callable[[Registry], None]
 """Adds tools, resources and prompts: `tools.register_tools` unless a test adds its own."""
@@ -58,14 +60,17 @@ Layer = Callable[[ASGIApp], ASGIApp]
 """An ASGI middleware waiting for the app it wraps."""
 
 
-def collect_tools(settings: Settings, register: Register = register_tools) -> Registry:
+def collect_tools(
+    settings: Settings, register: Register = register_tools, upstreams: Upstreams | None = None
+) -> Registry:
     """The SDK server with everything `register` adds, and what each tool declared about itself."""
+    pool = upstreams or Upstreams(settings.upstreams)
     mcp = ErrorContractServer(
         name=SERVER_NAME,
         title=SERVER_TITLE,
         description=DESCRIPTION,
         version=__version__,
-        lifespan=lambda _server: open_services(settings.services),
+        lifespan=lambda _server: user_services(settings, pool),
         # No subscriptions/listen streams: they would hold a graceful shutdown open forever
         # (python-sdk #2150). Tools may still call ctx.notify_*; nobody listens.
         subscriptions=False,
@@ -157,8 +162,10 @@ def attach_tool_middleware(
 
 def build_mcp_server(settings: Settings, *, register: Register = register_tools) -> MCPServer[Services]:
     """The SDK server with its tools and middleware (stdio and in-process clients use it directly)."""
-    registry = collect_tools(settings, register)
+    upstreams = Upstreams(settings.upstreams)
+    registry = collect_tools(settings, register, upstreams)
     metrics = Metrics(registry.rules, version=__version__)
+    upstreams.on_change(lambda name, state: metrics.upstream_state(name, state.level))
     return attach_tool_middleware(registry, settings, metrics, MemoryBuckets(), transport="stdio")
 
 
@@ -172,18 +179,21 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
     if problems:
         raise ValueError("cannot serve HTTP: " + "; ".join(problems))
     http, limits = settings.http, settings.limits
-    registry = collect_tools(settings, register)
+    upstreams = Upstreams(settings.upstreams)
+    registry = collect_tools(settings, register, upstreams)
     metrics = Metrics(registry.rules, version=__version__)
+    upstreams.on_change(lambda name, state: metrics.upstream_state(name, state.level))
     buckets, buckets_check, close_buckets = rate_limit_store(limits, metrics)
     mcp = attach_tool_middleware(registry, settings, metrics, buckets, transport="http")
     policy = scope_policy(registry, settings)
     authenticate, auth_checks, auth_routes = authentication(settings, policy, metrics)
     drain = Drain(budget_seconds=max(1.0, http.graceful_shutdown_seconds - 1))
     in_flight = InFlight()
-    checks = {**auth_checks, **buckets_check}
+    checks = {**auth_checks, **buckets_check, "upstreams": upstreams.readiness}
     # A failing-open Redis is shared by every replica: leaving rotation would turn a missing
-    # limit into a full outage, so it shows in the detail only.
-    advisory = ["rate_limit_redis"] if limits.on_backend_error == "allow" else []
+    # limit into a full outage, so it shows in the detail only. An open circuit is the same:
+    # every replica sees the same upstream, and the breaker already answers fast.
+    advisory = ["upstreams", *(["rate_limit_redis"] if limits.on_backend_error == "allow" else [])]
     readiness = Readiness(
         checks, advisory=advisory, stopping=lambda: drain.draining, on_evaluated=metrics.readiness_evaluated
     )
@@ -255,6 +265,14 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
         app.include_router(router)
     app.serve_directly(mcp_path, endpoint)
     return app
+
+
+def user_services(settings: Settings, upstreams: Upstreams) -> AbstractAsyncContextManager[Services]:
+    """`services.open_services`, handed the upstream pool when it takes one (a project from before
+    the upstream kit has `open_services(settings)` only, and keeps working unchanged)."""
+    if "upstreams" in inspect.signature(open_services).parameters:
+        return open_services(settings.services, upstreams=upstreams)  # type: ignore[call-arg,unused-ignore]
+    return open_services(settings.services)  # type: ignore[call-arg,unused-ignore]
 
 
 def optional(condition: object, layer: Layer) -> list[Layer]:

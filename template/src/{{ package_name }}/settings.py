@@ -19,6 +19,7 @@ from .exposure.settings import ExposureSettings
 from .limits.settings import LimitsSettings
 from .project import ENV_PREFIX
 from .services.settings import ServiceSettings
+from .upstreams.settings import UpstreamSettings
 
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -166,6 +167,8 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
+    upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
+    """Upstream HTTP APIs by name: `UPSTREAMS__<NAME>__BASE_URL` and the knobs in `upstreams/settings.py`."""
 
     @property
     def json_logs(self) -> bool:

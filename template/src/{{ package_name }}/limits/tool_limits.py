@@ -15,6 +15,7 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
 
+from ..deadline import deadline_after
 from ..principal import current_principal
 from .token_bucket import Buckets, LimiterUnavailableError
 
@@ -62,8 +63,9 @@ def tool_limits(budgets: Mapping[str, ToolBudget], default: ToolBudget, buckets:
         # runs on asyncio). `expired()` tells our deadline from a TimeoutError the tool raised.
         deadline = asyncio.timeout(budget.timeout_seconds)
         try:
-            async with deadline:
-                return await call_next(ctx)
+            with deadline_after(budget.timeout_seconds):  # what services read as `seconds_left()`
+                async with deadline:
+                    return await call_next(ctx)
         except TimeoutError:
             if not deadline.expired():
                 raise

@@ -156,6 +156,13 @@ class Metrics:
         self.readiness_changes = Counter(
             "mcp_server_readiness_changes_total", "Times readiness flipped between ready and not ready.", registry=r
         )
+        self.upstream_circuit = Gauge(
+            "mcp_server_upstream_circuit_state",
+            "Circuit breaker of each upstream: 0 closed, 1 half open (probing), 2 open (failing fast).",
+            ("upstream",),
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         self._last_ready: bool | None = None
         if multiprocess_dir() is None:  # in multiprocess mode the pod's registry reports these
             ProcessCollector(registry=r)
@@ -179,6 +186,10 @@ class Metrics:
         if child is None:
             child = self._result_sizes[tool] = self.tool_result_bytes.labels(tool)
         return child
+
+    def upstream_state(self, upstream: str, level: int) -> None:
+        """Record a breaker change (upstream names come from settings, so the label set is bounded)."""
+        self.upstream_circuit.labels(upstream).set(level)
 
     def count_sessions(self, count: Callable[[], int]) -> None:
         """Report open legacy sessions from `count` at scrape time (single process only: in

@@ -6,6 +6,8 @@
   log carries the same id with the traceback (without local variables).
 - `ToolError` messages raised by tools pass through, with any credential in them redacted.
 - An unknown tool name gets a pointer to tools/list.
+- An `ActionableToolError` (see `toolkit.failures`) becomes an `isError` result with structured content
+  saying its `error_type`, `retry_after_seconds` and `fallback_tool`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from loguru import logger
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from ..observability.redaction import redact
 from ..observability.request_context import current_request_id
+from .failures import ActionableToolError
 
 LifespanT = TypeVar("LifespanT")
 
@@ -61,6 +64,8 @@ class ErrorContractServer(MCPServer[LifespanT]):
                 "Retrying will not help unless the problem was temporary."
             ) from None
         except ToolError as exc:
+            if isinstance(exc.__cause__, ActionableToolError):
+                return redacted(exc.__cause__.result())
             if isinstance(exc.__cause__, ValidationError):
                 schema = await self._input_schema(name)
                 raise ToolError(describe_invalid_arguments(name, exc.__cause__, schema)) from exc.__cause__
@@ -93,6 +98,14 @@ class ErrorContractServer(MCPServer[LifespanT]):
     async def _input_schema(self, name: str) -> dict[str, Any]:
         # Only on the error path, so listing every tool here costs nothing on successful calls.
         return next((tool.input_schema for tool in await self.list_tools() if tool.name == name), {})
+
+
+def redacted(result: CallToolResult) -> CallToolResult:
+    """`result` with any credential in its text redacted, like every other tool error."""
+    for block in result.content:
+        if isinstance(block, TextContent):
+            block.text = redact(block.text)
+    return result
 
 
 def describe_invalid_arguments(tool: str, error: ValidationError, schema: dict[str, Any]) -> str:
