@@ -167,9 +167,10 @@ def add_user_code(project: Path) -> dict[str, str]:
         "from .settings import ServiceSettings", "from .greeting import Greeter\nfrom .settings import ServiceSettings"
     )
     text = re.sub(r"(\n    idempotency: IdempotencyCache\n)", r"\1    greeter: Greeter\n", text, count=1)
+    # The seed's `Services(...)` call sits deeper once it opens upstreams (v0.12.0): keep its indent.
     text = re.sub(
-        r"(\n        idempotency=IdempotencyCache\(.*\),\n)",
-        r"\1        greeter=Greeter(settings.greeting),\n",
+        r"(\n( +)idempotency=IdempotencyCache\(.*\),\n)",
+        r"\1\2greeter=Greeter(settings.greeting),\n",
         text,
         count=1,
     )
