@@ -22,10 +22,12 @@ os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
 
 import functools  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import copier  # noqa: E402
@@ -202,3 +204,36 @@ def wait_for_healthz(base: str, *, seconds: float, process: subprocess.Popen[byt
             pass
         time.sleep(0.2)
     return False
+
+
+@contextlib.contextmanager
+def serving_render(project: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """A render's `serve --transport http` on free ports, as `make run` starts it, in its own process
+    group and logging to a file (not a pipe nobody reads while it serves): base and metrics URLs.
+    The process group is gone afterwards."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    port, metrics_port = free_port(), free_port()
+    env = env | {f"{answers['env_prefix']}OBSERVABILITY__METRICS_PORT": str(metrics_port)}  # not the shared 9464
+    log = project.parent / f"server-{port}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            ["uv", "run", answers["project_slug"], "serve", "--transport", "http", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_for_healthz(base, seconds=60, process=process):
+            pytest.fail(f"the server did not start:\n{log.read_text()[-4000:]}")
+        yield base, f"http://127.0.0.1:{metrics_port}/metrics"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import free_port, load_answers, project_env, render, sh, wait_for_healthz
+from .conftest import free_port, load_answers, project_env, render, serving_render, sh
 
 pytestmark = pytest.mark.slow
 
@@ -44,33 +44,9 @@ def server_env(prefix: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def serving(project: Path, **extra: str) -> Iterator[tuple[str, str]]:
-    """The render's server on free ports (its own process group, logging to a file): base and metrics URLs."""
-    prefix = PREFIX
-    port, metrics_port = free_port(), free_port()
-    env = server_env(prefix, OBSERVABILITY__METRICS_PORT=str(metrics_port), **extra)
-    log = project.parent / f"server-{port}.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            ["uv", "run", SLUG, "serve", "--transport", "http", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_for_healthz(base, seconds=60, process=process):
-            pytest.fail(f"the server did not start:\n{log.read_text()[-4000:]}")
-        yield base, f"http://127.0.0.1:{metrics_port}/metrics"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    """The render's server with the smoke key and `extra` settings: base and metrics URLs."""
+    with serving_render(project, server_env(PREFIX, **extra)) as urls:
+        yield urls
 
 
 def smoke(project: Path, *args: str, key: str = KEY) -> subprocess.CompletedProcess[str]:

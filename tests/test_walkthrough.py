@@ -10,9 +10,7 @@ printed (`pytest -s`) for the release notes.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import textwrap
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, free_port, git, project_env, sh, template_repo, wait_for_healthz
+from .conftest import ROOT, git, project_env, serving_render, sh, template_repo
 
 pytestmark = pytest.mark.slow
 
@@ -45,34 +43,9 @@ def blocks(text: str, language: str) -> list[str]:
 
 @contextmanager
 def running(project: Path, env: dict[str, str]) -> Iterator[str]:
-    """`serve` over HTTP on a free port, as `make run` does; its process group is gone afterwards."""
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    slug = answers["project_slug"]
-    port = free_port()
-    env = env | {f"{answers['env_prefix']}OBSERVABILITY__METRICS_PORT": str(free_port())}  # not the shared 9464
-    log = project.parent / f"server-{port}.log"  # a file, not a pipe nobody reads while it serves
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            ["uv", "run", slug, "serve", "--transport", "http", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_for_healthz(base, seconds=60, process=process):
-            pytest.fail(f"the server did not start:\n{log.read_text()[-4000:]}")
+    """`serve` over HTTP on a free port, as `make run` does: the MCP endpoint's URL."""
+    with serving_render(project, env) as (base, _metrics):
         yield f"{base}/mcp"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def call_greet(project: Path, env: dict[str, str], url: str, key: str) -> subprocess.CompletedProcess[str]:
