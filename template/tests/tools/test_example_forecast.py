@@ -78,7 +78,7 @@ async def test_the_tool_deadline_bounds_the_retries() -> None:
     assert result.structured_content is not None
     assert result.structured_content["error_type"] == "transient"
     assert "could not be reached" in result.content[0].text  # type: ignore[union-attr]
-    assert elapsed < 0.6
+    assert elapsed < 0.9  # the deadline's own refusal would fail the text check above; slack for a busy machine
 
 
 async def test_a_silent_upstream_is_cut_before_the_tool_deadline() -> None:

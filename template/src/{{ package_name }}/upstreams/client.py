@@ -147,6 +147,7 @@ class Upstream:
             multiplier=settings.retry_initial_seconds, max=settings.retry_max_seconds
         ) + wait_random(0, settings.retry_initial_seconds)
         attempts = 0
+        last_error: UpstreamError | None = None
         try:
             retrying = AsyncRetrying(
                 stop=stop,
@@ -155,10 +156,22 @@ class Upstream:
                 reraise=True,
             )
             async for attempt in retrying:
+                budget = None if left is None else left - (time.monotonic() - started)
+                if (
+                    last_error is not None
+                    and budget is not None
+                    and budget - DEADLINE_MARGIN_SECONDS < MIN_ATTEMPT_SECONDS
+                ):
+                    # A backoff that overran (a busy loop) left no time for this attempt: the
+                    # model is told what the upstream did, not that the clock ran out.
+                    raise last_error  # noqa: TRY301 (outside `with attempt`, so tenacity does not retry it)
                 with attempt:
                     attempts += 1
-                    budget = None if left is None else left - (time.monotonic() - started)
-                    response = await self._once(client, method, path, budget, kwargs)
+                    try:
+                        response = await self._once(client, method, path, budget, kwargs)
+                    except UpstreamError as exc:
+                        last_error = exc
+                        raise
         except UpstreamError as exc:
             exc.attempts = attempts
             if isinstance(exc, NoTimeLeftError):
