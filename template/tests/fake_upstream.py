@@ -22,11 +22,13 @@ class Reply:
 
 
 class FakeUpstream:
-    """Answers each request with the next scripted `Reply`, then with `default`."""
+    """Answers a request for a path in `routes` with its `Reply`; others with the next scripted
+    `Reply`, then with `default`."""
 
     def __init__(self) -> None:
         self.url = ""
         self.default = Reply()
+        self.routes: dict[str, Reply] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._script: list[Reply] = []
         self._handlers: set[asyncio.Task[None]] = set()
@@ -43,8 +45,9 @@ class FakeUpstream:
             head = await reader.readuntil(b"\r\n\r\n")
             request_line, *lines = head.decode("latin-1").split("\r\n")
             headers = dict(line.split(": ", 1) for line in lines if ": " in line)
-            self.requests.append((request_line.split(" ")[1], {k.lower(): v for k, v in headers.items()}))
-            reply = self._script.pop(0) if self._script else self.default
+            path = request_line.split(" ")[1]
+            self.requests.append((path, {k.lower(): v for k, v in headers.items()}))
+            reply = self.routes.get(path) or (self._script.pop(0) if self._script else self.default)
             await asyncio.sleep(reply.delay)
             extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
             writer.write(

@@ -27,7 +27,13 @@ async def test_the_forecast_arrives_as_structured_content() -> None:
     async with fake_upstream() as fake, Client(make_server(**upstream(fake.url))) as client:
         result = await client.call_tool("get_forecast", {"city": "Lisbon"})
     assert not result.is_error
-    assert result.structured_content == {"city": "Lisbon", "summary": "sunny", "temperature_c": 21.5}
+    assert result.structured_content == {
+        "city": "Lisbon",
+        "summary": "sunny",
+        "temperature_c": 21.5,
+        "stale": False,
+        "stale_age_seconds": None,
+    }
     assert fake.requests[0][0] == "/forecast?city=Lisbon"
 
 

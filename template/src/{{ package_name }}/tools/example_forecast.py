@@ -1,4 +1,9 @@
-"""Example tool over an upstream HTTP API: every failure becomes an error a model can act on."""
+"""Example tool over an upstream HTTP API: every failure becomes an error a model can act on.
+
+Forecasts are the same for every caller and change slowly, so answers are cached for five
+minutes (`scope="shared"`), and for an hour after that a cached forecast stands in, flagged
+`stale`, when the upstream fails or its breaker is open.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..services import Services
-from ..toolkit import Registry, upstream_failure
+from ..toolkit import Registry, ToolCache, upstream_failure
 from ..upstreams import UpstreamError
 
 
@@ -19,6 +24,10 @@ class ForecastResult(BaseModel):
     city: str
     summary: str
     temperature_c: float
+    stale: bool = False
+    """True when the forecast service failed and this is the last good answer (see `stale_age_seconds`)."""
+    stale_age_seconds: int | None = None
+    """How old a stale answer is."""
 
 
 async def get_forecast(
@@ -41,4 +50,5 @@ def register(registry: Registry) -> None:
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
         scopes=["forecasts:read"],
+        cache=ToolCache(ttl_seconds=300, scope="shared", stale_seconds=3600),
     )(get_forecast)
