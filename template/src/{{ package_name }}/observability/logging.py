@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from loguru import logger
 
 from .background_sink import BackgroundSink
+from .client_logs import forward_record, has_target
 from .redaction import redact
 
 if TYPE_CHECKING:
@@ -167,6 +168,8 @@ def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr
         diagnose=False,  # never print variable values (tokens, arguments) in tracebacks
         backtrace=False,
     )
+    # The same records, for the client whose request logged them (`client_logs`): nothing else.
+    logger.add(forward_record, level=level, filter=has_target, format="{message}", catch=True)
     # The root level filters stdlib records before they are built, so libraries' DEBUG calls
     # cost nothing unless DEBUG is on.
     logging.basicConfig(handlers=[InterceptHandler()], level=logger.level(level).no, force=True)
