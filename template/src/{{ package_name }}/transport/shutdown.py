@@ -6,6 +6,8 @@ once, cutting in-flight tool calls, and nothing would refuse a new request arriv
 keep-alive connection. So: automatic SSE termination is turned off, a watcher notices the
 shutdown, marks the server draining (readiness fails, new MCP requests get 503), waits for
 in-flight requests up to the drain budget, and only then lets remaining SSE streams end.
+Change-notification streams (`subscriptions/listen`) never end on their own: they are closed as
+the drain starts, cleanly (each gets its final result), so they do not use up the budget.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ def running_uvicorn_server() -> Any:
 class Drain:
     """Shutdown state shared by the watcher, the gate and readiness."""
 
-    def __init__(self, budget_seconds: float) -> None:
+    def __init__(self, budget_seconds: float, on_start: Callable[[], None] | None = None) -> None:
         self.budget_seconds = budget_seconds
         self.draining = False
+        self.on_start = on_start
+        """Called as the drain starts: ends streams that would otherwise hold it open (listen streams)."""
 
     async def watch(self, wait_idle: Callable[[], Awaitable[None]]) -> None:
         """Run for the app's lifetime: on shutdown, drain, then release legacy SSE streams."""
@@ -51,6 +55,8 @@ class Drain:
             await anyio.sleep(POLL_SECONDS)
         self.draining = True
         logger.info("Shutdown started: draining in-flight MCP requests (up to {} s)", self.budget_seconds)
+        if self.on_start is not None:
+            self.on_start()
         with anyio.move_on_after(self.budget_seconds) as budget:
             await wait_idle()
         if budget.cancelled_caught:

@@ -1,0 +1,65 @@
+"""SSE resumability for legacy sessions: a client that reconnects with `Last-Event-ID` gets what it missed.
+
+The SDK hands one event store to every session and names streams by JSON-RPC request id, which
+clients reuse (every session has a request 1 and a `_GET_stream`): one shared store would replay
+one caller's messages into another caller's stream. So each session gets a store of its own,
+bounded, created when the session is admitted and dropped with it. A replay names an event of the
+reconnecting session only; any other id replays nothing.
+
+Sessions live in one process (the SDK has no pluggable session store, python-sdk #2111), so a
+resumption reaches the replica that holds the session or gets 404 anywhere else: the store is in
+memory by design; a shared store could not make the other replica serve the session.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types import JSONRPCMessage
+
+
+class SessionEventStore(EventStore):
+    """The last `max_events` messages of one session's streams, in order (the oldest go first)."""
+
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self.events: OrderedDict[int, tuple[str, JSONRPCMessage | None]] = OrderedDict()
+        self.next_id = 1
+
+    async def store_event(self, stream_id: str, message: JSONRPCMessage | None) -> str:
+        event_id = self.next_id
+        self.next_id += 1
+        self.events[event_id] = (stream_id, message)
+        while len(self.events) > self.max_events:
+            self.events.popitem(last=False)
+        return str(event_id)
+
+    async def replay_events_after(self, last_event_id: str, send_callback: EventCallback) -> str | None:
+        if not last_event_id.isdigit() or int(last_event_id) not in self.events:
+            return None  # not an event of this session (or already forgotten): nothing to resume
+        after = int(last_event_id)
+        stream_id = self.events[after][0]
+        for event_id, (stream, message) in list(self.events.items()):
+            if event_id > after and stream == stream_id and message is not None:
+                await send_callback(EventMessage(message, str(event_id)))
+        return stream_id
+
+
+def keep_session_events(manager: StreamableHTTPSessionManager, max_events: int) -> None:
+    """Give every session `manager` admits its own `SessionEventStore` (before it serves a request).
+
+    The SDK takes one store for all sessions; the per-session store is set on each new transport
+    (private API, isolated here; tests/transport/test_event_store.py fails if the SDK changes it).
+    """
+    admit = manager._admit_session
+
+    def admit_with_store(requestor: Any) -> Any:
+        transport = admit(requestor)
+        if transport is not None:
+            transport._event_store = SessionEventStore(max_events)
+        return transport
+
+    manager._admit_session = admit_with_store  # type: ignore[method-assign]
