@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -54,6 +55,20 @@ MODERN_META = {
 }
 KEY_NAMES = ("eras", "metered", "slow", "load-1", "load-2", "load-3")
 """One principal per client, so each check starts from a full bucket of BURST tokens."""
+
+
+STATE_KEY = "state"
+"""The key of the shared-state tests (idempotency, elicitation): it may use the note tools."""
+SEALING_SECRET = secrets.token_hex(32)
+
+
+def shared_state(redis_port: int) -> dict[str, str]:
+    """Idempotency keys and the lockout in the same Redis; one multi-round-trip sealing key."""
+    return {
+        "STATE__BACKEND": "redis",
+        "STATE__REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "STATE__REQUEST_STATE_SECRET": SEALING_SECRET,
+    }
 
 
 def need(binary: str) -> str:
@@ -208,9 +223,10 @@ def post(port: int, message: dict[str, Any], headers: dict[str, str], timeout: f
         conn.close()
 
 
-def gen_key(project: Path, name: str) -> tuple[str, dict[str, Any]]:
+def gen_key(project: Path, name: str, scopes: tuple[str, ...] = ("probe:read",)) -> tuple[str, dict[str, Any]]:
     """A key and its AUTH__API_KEYS entry, from the project's own `gen-key` command."""
-    out = sh(str(project / ".venv/bin" / COMMAND), "gen-key", "--id", name, "--scope", "probe:read", cwd=project).stdout
+    granted = [arg for scope in scopes for arg in ("--scope", scope)]
+    out = sh(str(project / ".venv/bin" / COMMAND), "gen-key", "--id", name, *granted, cwd=project).stdout
     key = re.search(r"^\s+(mcpk_\S+)$", out, re.MULTILINE)
     entry = re.search(r"^\s+(\{.*\})$", out, re.MULTILINE)
     assert key, out
@@ -311,6 +327,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     for name in KEY_NAMES:
         keys[name], entry = gen_key(project, name)
         entries.append(entry)
+    keys[STATE_KEY], entry = gen_key(project, STATE_KEY, ("notes:read", "notes:write"))
+    entries.append(entry)
 
     with ExitStack() as stack:
         redis_port = free_port()
@@ -334,9 +352,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "LIMITS__BACKEND": "redis",
             "LIMITS__REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "LIMITS__ON_BACKEND_ERROR": "deny",  # a Redis problem fails the checks instead of passing them
+            "HTTP__SUBSCRIPTIONS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",  # change notifications
             "LIMITS__PER_PRINCIPAL_RATE": str(RATE),
             "LIMITS__PER_PRINCIPAL_BURST": str(BURST),
             "OBSERVABILITY__AUDIT_SINK": "off",
+            **shared_state(redis_port),
         }
         env = clean_env() | {PREFIX + name: value for name, value in settings.items()}
         env["PYTHONPATH"] = str(project)  # the project's test server: its probes are in tests/fixtures
@@ -444,6 +464,120 @@ def test_the_rate_limit_is_one_limit_across_replicas(cluster: Cluster) -> None:
     print(
         f"\n[rate limit] burst {BURST}, refill {RATE}/s: {2 * BURST} calls in {elapsed:.1f} s -> "
         f"{statuses[200]} x 200 {cluster.named(ok)}, {statuses[429]} x 429 {cluster.named(limited)}"
+    )
+
+
+def test_a_retried_delete_runs_once_whichever_replica_gets_it(cluster: Cluster) -> None:
+    """Each replica keeps its own notes: a delete that ran on the second would leave it without n-002."""
+    first, second = cluster.replicas
+    key, arguments = cluster.keys[STATE_KEY], {"note_id": "n-002", "idempotency_key": "replicas-000001"}
+    replies = [call(replica.port, key, "delete_note", arguments, era="modern") for replica in (first, second)]
+    assert replies[0].result()["structuredContent"]["deleted_id"] == "n-002"
+    assert replies[1].result()["structuredContent"] == replies[0].result()["structuredContent"]
+    listed = call(second.port, key, "search_notes", {"query": "e", "limit": 10}, era="modern").result()
+    assert "n-002" in [note["id"] for note in listed["structuredContent"]["notes"]]
+    gone = call(first.port, key, "search_notes", {"query": "e", "limit": 10}, era="modern").result()
+    assert "n-002" not in [note["id"] for note in gone["structuredContent"]["notes"]]
+    print(f"\n[idempotency] delete on {first.name}, retry on {second.name}: replayed, ran once")
+
+
+def test_a_lockout_earned_on_one_replica_holds_on_the_other(cluster: Cluster) -> None:
+    """Invalid keys through nginx (one client address for both replicas, X-Forwarded-For trusted):
+    past AUTH__MAX_FAILED_ATTEMPTS (10) both replicas answer 429; a valid key still gets through."""
+    bad = "mcpk_" + secrets.token_urlsafe(32)
+    guesses = [call(cluster.proxy_port, bad, "search_notes", {"query": "x"}, era="modern") for _ in range(10)]
+    assert [reply.status for reply in guesses] == [401] * 10
+    locked = [call(cluster.proxy_port, bad, "search_notes", {"query": "x"}, era="modern") for _ in range(4)]
+    assert [reply.status for reply in locked] == [429] * 4, [reply.status for reply in locked]
+    assert {reply.replica for reply in locked} == {r.address for r in cluster.replicas}
+    valid = call(cluster.proxy_port, cluster.keys[STATE_KEY], "search_notes", {"query": "x"}, era="modern")
+    assert valid.status == 200
+    retry_after = sorted(int(reply.headers["retry-after"]) for reply in locked)
+    print(f"\n[lockout] 10 x 401 split over both replicas, then 4 x 429 from both (Retry-After {retry_after})")
+
+
+def test_an_elicitation_started_on_one_replica_finishes_on_the_other(cluster: Cluster) -> None:
+    """2026-07-28: the input-required result from one replica, answered and retried on the other, which
+    opens the sealed requestState with the shared STATE__REQUEST_STATE_SECRET and deletes the note."""
+    first, second = cluster.replicas
+    tool, arguments = "delete_note_with_confirmation", {"note_id": "n-004"}
+    headers = {
+        "Host": PUBLIC_HOST,
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {cluster.keys[STATE_KEY]}",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": tool,
+    }
+    meta = {**MODERN_META, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}}}
+    params: dict[str, Any] = {"name": tool, "arguments": arguments, "_meta": meta}
+    asked = post(first.port, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}, headers).result()
+    assert asked["resultType"] == "input_required", asked
+    (question,) = asked["inputRequests"]
+    params |= {
+        "inputResponses": {question: {"action": "accept", "content": {"confirm": True}}},
+        "requestState": asked["requestState"],
+    }
+    done = post(second.port, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}, headers).result()
+    assert done["structuredContent"] == {"deleted": True, "note_id": "n-004", "reason": "the user confirmed"}
+    print(f"\n[elicitation] asked by {first.name}, answered and finished on {second.name}")
+
+
+def listen_through(port: int, key: str, uris: list[str]) -> tuple[http.client.HTTPConnection, Any]:
+    """Open a 2026-07-28 `subscriptions/listen` stream for `uris` through `port` (its response stays open)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    params = {"notifications": {"resourceSubscriptions": uris}, "_meta": MODERN_META}
+    headers = {
+        "Host": PUBLIC_HOST,
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {key}",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "subscriptions/listen",
+    }
+    body = {"jsonrpc": "2.0", "id": "watch", "method": "subscriptions/listen", "params": params}
+    conn.request("POST", "/mcp", body=json.dumps(body), headers=headers)
+    return conn, conn.getresponse()
+
+
+def next_frame(response: Any) -> dict[str, Any]:
+    """The next SSE `data:` message on `response` (the socket timeout bounds the wait)."""
+    while True:
+        line = response.fp.readline().decode()
+        if not line:
+            raise EOFError("the listen stream ended")
+        if line.startswith("data:"):
+            frame: dict[str, Any] = json.loads(line.removeprefix("data:"))
+            return frame
+
+
+def test_a_change_on_one_replica_reaches_a_listener_on_the_other(cluster: Cluster) -> None:
+    """A listen stream held by one replica hears the changes announced by calls the other replica
+    answered (Redis pub/sub, HTTP__SUBSCRIPTIONS_REDIS_URL), each exactly once."""
+    key = cluster.keys["eras"]
+    uris = [f"probe://items/p-00{i}" for i in range(1, 7)]
+    conn, response = listen_through(cluster.proxy_port, key, uris)
+    try:
+        assert response.status == 200
+        listener = response.getheader("x-replica", "").split(",")[-1].strip()
+        ack = next_frame(response)
+        assert ack["method"] == "notifications/subscriptions/acknowledged", ack
+        answered = {}
+        for index, uri in enumerate(uris, start=1):
+            reply = call(cluster.proxy_port, key, "probe_touch", {"item_id": f"p-00{index}"}, era="modern")
+            assert reply.status == 200, reply
+            assert reply.result()["structuredContent"]["result"] == uri
+            answered[uri] = reply.replica
+        heard = [next_frame(response) for _ in uris]
+    finally:
+        conn.close()
+    assert {frame["method"] for frame in heard} == {"notifications/resources/updated"}
+    assert sorted(frame["params"]["uri"] for frame in heard) == uris  # every change once, wherever announced
+    elsewhere = [uri for uri, replica in answered.items() if replica != listener]
+    assert elsewhere, f"every touch landed on the listener's replica {listener}: {answered}"
+    print(
+        f"\n[subscriptions] listener on {listener}; {len(elsewhere)} of {len(uris)} changes came from the other replica"
     )
 
 

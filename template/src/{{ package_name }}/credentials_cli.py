@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,9 +80,11 @@ def dev_setup(env_file: Path, settings: Settings, *, refresh: bool = False, new_
         print(f"{env_file} already exists; leaving it as it is.")
         print(f"After adding a tool with a new scope, `{DISTRIBUTION} dev-setup --refresh` updates its credential.")
         return 0
-    lines = [f"{ENV_PREFIX}ENVIRONMENT=development"]
+    # The multi-round-trip sealing key: every server started from this .env shares it.
+    lines = [f"{ENV_PREFIX}ENVIRONMENT=development", f"{ENV_PREFIX}STATE__REQUEST_STATE_SECRET={secrets.token_hex(32)}"]
     if settings.auth.mode == "none":
         env_file.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+        env_file.chmod(0o600)
         print(f"Wrote {env_file} (development mode). {ENV_PREFIX}AUTH__MODE=none: no credential is needed.")
         print_client_snippets(None)
         return 0

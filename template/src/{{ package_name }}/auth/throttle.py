@@ -4,7 +4,9 @@ Keyed by client address (X-Forwarded-For is believed only from trusted proxies).
 `max_failures` per `window_seconds`, invalid credentials from the address get 429 with
 Retry-After instead of 401. It never refuses a valid credential: many callers share an address
 (NAT, a proxy), and one of them guessing must not lock the others out. Guessing itself is
-bounded by the credentials (256-bit API keys, signed tokens), not by this guard.
+bounded by the credentials (256-bit API keys, signed tokens), not by this guard. With
+STATE__BACKEND=redis the buckets live in Redis (`throttle_redis.py`), so a lockout holds on
+every replica.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class FailureThrottle:
         # Locked while one more failure would overflow the bucket.
         excess = self._level(client) + 1 - self._capacity
         return max(1, math.ceil(excess / self._leak_per_second)) if excess > 0 else 0
+
+    async def failure(self, client: str) -> int:
+        """`record_failure`, as the middleware calls it (the shared throttle asks Redis here)."""
+        return self.record_failure(client)
+
+    async def aclose(self) -> None:
+        """Release what the throttle holds (nothing in process; the Redis client when shared)."""
+        return
 
     def record_failure(self, client: str) -> int:
         """Count one failed attempt; return the seconds `client` is now locked out for (0: not locked)."""

@@ -1,18 +1,20 @@
 """Idempotency keys: a retried destructive call has one effect and gets the first call's result.
 
 2026-07-28 removed stream resumption, so a client that loses a response re-sends the call with
-a new JSON-RPC id; without a key, a side-effecting tool would run twice. Entries are kept per
-process for `ttl_seconds`; with several replicas, route retries by key or back this with a
-shared store.
+a new JSON-RPC id; without a key, a side-effecting tool would run twice. Entries are kept for
+`ttl_seconds`: per process by default, or in Redis (`STATE__BACKEND=redis`, see
+`idempotency_redis.py`) so a retry that lands on another replica still gets the first result.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -23,6 +25,38 @@ class IdempotencyKeyReusedError(ValueError):
 
 class IdempotencyInProgressError(RuntimeError):
     """A call with the same key is still running."""
+
+
+class IdempotencyUnavailableError(IdempotencyInProgressError):
+    """The shared store cannot be reached: the call was not run (never unguarded); retry shortly."""
+
+
+class SharedIdempotency(Protocol):
+    """A store every replica sees (`idempotency_redis.RedisIdempotency` implements it)."""
+
+    async def run(
+        self,
+        key: Hashable,
+        fingerprint: str,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        ttl_seconds: float,
+        result_type: type[T] | None,
+    ) -> T: ...
+
+
+_shared: ContextVar[SharedIdempotency | None] = ContextVar("shared_idempotency", default=None)
+
+
+@contextmanager
+def shared_store(store: SharedIdempotency | None) -> Iterator[None]:
+    """Every `IdempotencyCache` built inside this block uses `store` (the app wraps `open_services`
+    in it when STATE__BACKEND=redis, so a project's own services need no change)."""
+    token = _shared.set(store)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
 
 
 @dataclass
@@ -42,11 +76,18 @@ class IdempotencyCache:
         *,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedIdempotency | None = None,
     ) -> None:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[Hashable, _Entry] = {}
+        self._shared = shared if shared is not None else _shared.get()
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether entries live in a store every replica sees."""
+        return self._shared is not None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -56,13 +97,22 @@ class IdempotencyCache:
         key: Hashable,
         fingerprint: str,
         operation: Callable[[], Awaitable[T]],
+        *,
+        result_type: type[T] | None = None,
     ) -> T:
         """Run `operation` once per key; replay its result for a retry with the same fingerprint.
 
+        With a shared store the result travels as JSON: pass `result_type` (a dataclass, a pydantic
+        model, ...) to get the same type back on a replay; without it a replay returns plain JSON
+        values. Keys are made of strings, numbers and tuples of them.
+
         Raises:
             IdempotencyKeyReusedError: the key was used with another fingerprint (other arguments).
-            IdempotencyInProgressError: the first call with this key has not finished yet.
+            IdempotencyInProgressError: the first call with this key has not finished yet, or
+                (`IdempotencyUnavailableError`) the shared store did not answer.
         """
+        if self._shared is not None:
+            return await self._shared.run(key, fingerprint, operation, ttl_seconds=self._ttl, result_type=result_type)
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry.expires_at <= now:
