@@ -1,10 +1,15 @@
-"""The two tools every benchmarked server exposes: a trivial one and a JSON transform."""
+"""The tools every benchmarked server exposes: a trivial one, a JSON transform, and a lookup
+in a slow backend that the production stack answers from its response cache."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from pydantic import Field
+
+BACKEND_SECONDS = 0.02
+"""What one `bench_lookup` costs without the cache: a typical upstream round trip."""
 
 
 async def bench_echo(text: Annotated[str, Field(max_length=1000)]) -> str:
@@ -22,4 +27,10 @@ async def bench_transform(
     return {"items": ordered, "count": len(items), "total": total}
 
 
-TOOLS = (bench_echo, bench_transform)
+async def bench_lookup(key: Annotated[str, Field(max_length=100)]) -> dict[str, Any]:
+    """Look a key up in a slow backend (20 ms a call); the production stack caches the answer."""
+    await anyio.sleep(BACKEND_SECONDS)
+    return {"key": key, "value": sum(map(ord, key))}
+
+
+TOOLS = (bench_echo, bench_transform, bench_lookup)

@@ -1,10 +1,11 @@
-"""Token buckets in Redis: one atomic script per take, timed by the Redis clock, so N replicas
-enforce one limit, not N (and skewed replica clocks cannot stretch it).
+"""Token buckets in Redis: one atomic script per request for all of its buckets (caller, overall,
+tool), timed by the Redis clock, so N replicas enforce one limit, not N (and skewed replica clocks
+cannot stretch it), at the cost of one round trip.
 
 Every call to Redis is bounded by `timeout_seconds`, and after a failure a small circuit stops
 waiting on it: takes fail at once (open or closed per `when_unreachable`) without touching Redis, and at
 most one take per `retry_seconds` probes it again. A frozen Redis therefore costs one request one
-timeout, not every request two.
+timeout, not every request one.
 """
 
 from __future__ import annotations
@@ -12,40 +13,48 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Literal
 
 from loguru import logger
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .token_bucket import LimiterUnavailableError
+from .token_bucket import LimiterUnavailableError, Take
 
-# KEYS[1] bucket; ARGV rate, burst, cost. Returns milliseconds to wait (0 = taken).
-# Redis TIME, not the caller's clock: every replica sees the same time.
-TAKE = """
+# KEYS: the buckets, in order; ARGV: rate, burst, cost for each. Takes from each in turn and stops
+# at the first that refuses (those before it keep their take, as separate takes would). Returns
+# {1-based index of the refusing bucket, milliseconds to wait}; {0, 0} when every bucket allowed.
+# Redis TIME, not the caller's clock: every replica sees the same time. One script call per
+# request, whatever the number of buckets: one round trip, not one per bucket.
+TAKE_ALL = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-local rate = tonumber(ARGV[1]) / 1000
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil then
-  tokens = burst
-  ts = now
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[3 * i - 2]) / 1000
+  local burst = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if tokens == nil then
+    tokens = burst
+    ts = now
+  end
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  local wait = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+  else
+    wait = math.ceil((cost - tokens) / rate)
+  end
+  redis.call('HSET', key, 'tokens', tokens, 'ts', now)
+  redis.call('PEXPIRE', key, math.ceil(burst / rate) + 1000)
+  if wait > 0 then
+    return {i, wait}
+  end
 end
-tokens = math.min(burst, tokens + (now - ts) * rate)
-local wait = 0
-if tokens >= cost then
-  tokens = tokens - cost
-else
-  wait = math.ceil((cost - tokens) / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
-return wait
+return {0, 0}
 """
 
 WARNING_INTERVAL_SECONDS = 10.0
@@ -67,7 +76,7 @@ class RedisBuckets:
     ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._script = redis.register_script(TAKE)
+        self._script = redis.register_script(TAKE_ALL)
         self._when_unreachable = when_unreachable
         self._failing = "open" if when_unreachable == "allow" else "closed"
         self._timeout = timeout_seconds
@@ -84,23 +93,28 @@ class RedisBuckets:
         self._last_logged = -math.inf
 
     async def take(self, key: Hashable, rate: float, burst: int, cost: float = 1.0) -> float:
+        return (await self.take_all((Take(key, rate, burst, cost),)))[1]
+
+    async def take_all(self, takes: Sequence[Take]) -> tuple[int, float]:
         if self.last_error is not None:
             now = self._clock()
             if now < self._next_probe:
                 return self._unanswered_take(None)
             # This take is the probe; concurrent ones keep failing fast until it is answered.
             self._next_probe = now + self._retry
+        keys = [f"{self._prefix}{take.key}" for take in takes]
+        args = [value for take in takes for value in (take.rate, take.burst, take.cost)]
         try:
             # The socket timeouts bound one read; this bounds the whole call (connect, retries,
             # a pool wait), and a cancelled read drops its connection rather than reusing it.
-            # asyncio's timeout, not anyio's: this runs twice per request, and the server is asyncio.
+            # asyncio's timeout, not anyio's: this runs on every request, and the server is asyncio.
             async with asyncio.timeout(self._timeout):
-                wait_ms = await self._script(keys=[f"{self._prefix}{key}"], args=[rate, burst, cost])
+                index, wait_ms = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._failed(exc)
             return self._unanswered_take(exc)
         self._answered()
-        return float(wait_ms) / 1000
+        return int(index) - 1, float(wait_ms) / 1000
 
     async def readiness(self) -> str | None:
         """None when Redis answers, else why not (fatal to readiness only when failing closed).
@@ -127,12 +141,12 @@ class RedisBuckets:
     async def aclose(self) -> None:
         await self._redis.aclose()
 
-    def _unanswered_take(self, exc: BaseException | None) -> float:
+    def _unanswered_take(self, exc: BaseException | None) -> tuple[int, float]:
         self._unanswered += 1
         self.on_failure()
         if self._when_unreachable == "deny":
             raise LimiterUnavailableError(self.last_error) from exc
-        return 0.0
+        return -1, 0.0
 
     def _failed(self, exc: BaseException) -> None:
         now = self._clock()

@@ -74,6 +74,11 @@ class LimitsSettings(BaseModel):
     """Longest a request (or the readiness ping) waits for Redis; past it Redis counts as unreachable
     and `on_backend_error` decides. A healthy Redis answers in about a millisecond."""
 
+    redis_max_connections: int = Field(default=64, ge=1, le=10_000)
+    """Connections to Redis per process. A request holds one for one script call (about a
+    millisecond), so 64 serve thousands of requests per second; a burst beyond them waits for a free
+    one within `backend_timeout_seconds` instead of opening connections without bound."""
+
     backend_retry_seconds: float = Field(default=1.0, gt=0, le=300)
     """Once Redis has failed, requests stop waiting on it (allowed or refused per `on_backend_error`
     at once) and one request per this interval tries it again; an answer restores the shared limit."""

@@ -17,6 +17,7 @@ from mcp.types import CallToolResult, TextContent
 
 from ..deadline import deadline_after
 from ..principal import current_principal
+from .rate_limit import TOOL_TAKE, tool_bucket_key
 from .token_bucket import Buckets, LimiterUnavailableError
 
 
@@ -27,6 +28,24 @@ class ToolBudget:
     timeout_seconds: float
     rate_per_second: float | None = None
     burst: int | None = None
+
+
+def tool_rate(budget: ToolBudget) -> tuple[float, int] | None:
+    """The tool's bucket as (rate per second, burst), or None when it has no rate of its own."""
+    if budget.rate_per_second is None:
+        return None
+    return budget.rate_per_second, budget.burst or max(1, math.ceil(budget.rate_per_second))
+
+
+def rated_tools(budgets: Mapping[str, ToolBudget]) -> dict[str, tuple[float, int]]:
+    """The buckets of the tools that have a rate: what the HTTP edge takes with the caller's."""
+    return {name: rate for name, budget in budgets.items() if (rate := tool_rate(budget)) is not None}
+
+
+def edge_verdict(ctx: ServerRequestContext[Any, Any], name: str) -> float | None:
+    """The wait the HTTP edge already took for this call of `name` (0 = allowed), else None."""
+    taken = getattr(ctx.request, "scope", {}).get(TOOL_TAKE)
+    return taken[1] if taken is not None and taken[0] == name else None
 
 
 def refusal(text: str, **structured: Any) -> CallToolResult:
@@ -41,10 +60,12 @@ def tool_limits(budgets: Mapping[str, ToolBudget], default: ToolBudget, buckets:
             return await call_next(ctx)
         name = (ctx.params or {}).get("name")
         budget = budgets.get(name, default) if isinstance(name, str) else default
-        if budget.rate_per_second is not None:
-            burst = budget.burst or max(1, math.ceil(budget.rate_per_second))
+        rate = tool_rate(budget)
+        if rate is not None and isinstance(name, str):
             try:
-                wait = await buckets.take(("tool", current_principal().id, name), budget.rate_per_second, burst)
+                wait = edge_verdict(ctx, name)
+                if wait is None:  # stdio, an older era, or headers that named another tool
+                    wait = await buckets.take(tool_bucket_key(current_principal().id, name), *rate)
             except LimiterUnavailableError:
                 return refusal(
                     "Rate limiting is temporarily unavailable, so this call was not run. Retry in a few seconds.",

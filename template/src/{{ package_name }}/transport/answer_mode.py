@@ -1,0 +1,132 @@
+"""JSON answers unless something streams: the SDK's answer framing chosen per request.
+
+The SDK frames every answer of a server one way (`json_response`, set once). SSE costs a task
+group, a memory stream and a disconnect watcher per call; plain JSON costs none of that, but drops
+whatever a handler sends before its result (progress, log messages). A tool can send something
+before its result only through the `Context` it asks for, so this chooses per request: a
+`tools/call` of a tool with a `Context` parameter gets the SSE path (where the SDK still answers
+JSON when nothing was sent), every other request one JSON body.
+
+The tool is read from the 2026-07-28 routing headers (the SDK refuses a request whose headers
+disagree with its body); a stateless 2025-era POST names it only in its body, which is read (up to
+the body limit) and replayed unchanged. Legacy sessions (`HTTP__STATELESS_LEGACY=false`) keep the
+configured framing: the SDK fixes it when the session starts, and SSE is what carries their
+server-to-client requests. `HTTP__JSON_RESPONSE=true` still means JSON always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic_core import from_json
+from starlette.types import Message, Receive, Scope
+
+_HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
+
+ANSWER_WITH_JSON: ContextVar[bool] = ContextVar("answer_with_json", default=False)
+"""This request's framing, read by the session manager as its `json_response`."""
+
+
+class PerRequestFraming(StreamableHTTPSessionManager):
+    """The SDK's session manager with `json_response` read per request instead of per server.
+
+    The SDK reads the attribute when a request arrives (to pick the 2026-07-28 answer path, and
+    when it creates a stateless transport), so a context variable set for the request is enough;
+    nothing shared is changed per request.
+    """
+
+    @property
+    def json_response(self) -> bool:
+        return ANSWER_WITH_JSON.get()
+
+    @json_response.setter
+    def json_response(self, _configured: bool) -> None:
+        """The constructor's server-wide value; `Framing` carries the configured default instead."""
+
+
+def tool_takes_context(mcp: MCPServer[Any]) -> Callable[[str], bool]:
+    """Whether the named tool asks for a `Context` (the only way it can send before its result).
+
+    Looked up at call time, so tools added later are judged too. Without the SDK's tool table
+    (a future SDK), every tool is treated as streaming: slower, never wrong.
+    """
+    tools = getattr(mcp, "_tool_manager", None)
+    if tools is None or not hasattr(tools, "get_tool"):
+        return lambda _name: True
+
+    def takes_context(name: str) -> bool:
+        tool = tools.get_tool(name)
+        return tool is not None and getattr(tool, "context_kwarg", "") is not None
+
+    return takes_context
+
+
+class Framing:
+    """Decides each POST's framing; `None` from `choose` means "the configured one"."""
+
+    def __init__(
+        self, *, streams: Callable[[str], bool], configured_json: bool, stateless_legacy: bool, max_body_bytes: int
+    ) -> None:
+        self.streams = streams
+        self.configured_json = configured_json
+        self.stateless_legacy = stateless_legacy
+        self.max_body_bytes = max_body_bytes
+
+    async def choose(self, scope: Scope, receive: Receive) -> tuple[bool, Receive]:
+        """JSON (True) or SSE (False) for this request, and the `receive` to hand on."""
+        if self.configured_json or scope["method"] != "POST":
+            return self.configured_json, receive
+        version = method = name = None
+        for header, value in scope["headers"]:
+            if header == b"mcp-protocol-version":
+                version = value
+            elif header == b"mcp-method":
+                method = value
+            elif header == b"mcp-name":
+                name = value
+        if version is not None and version not in _HANDSHAKE_VERSIONS:  # 2026-07-28: the headers say it
+            streaming = method == b"tools/call" and name is not None and self.streams(name.decode("latin-1"))
+            return not streaming, receive
+        if not self.stateless_legacy:
+            return self.configured_json, receive
+        body, replay = await self._peek(receive)
+        tool = None if body is None else called_tool(body)
+        return body is not None and (tool is None or not self.streams(tool)), replay
+
+    async def _peek(self, receive: Receive) -> tuple[bytes | None, Receive]:
+        """The whole body (None past the limit, or on a disconnect), and a `receive` replaying it."""
+        buffered: list[Message] = []
+        size, more = 0, True
+        while more and size <= self.max_body_bytes:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        complete = not more and buffered[-1]["type"] == "http.request"
+        body = b"".join(m.get("body", b"") for m in buffered) if complete else None
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        return body, replay
+
+
+def called_tool(body: bytes) -> str | None:
+    """The tool a JSON-RPC `tools/call` body names; None for any other message or a malformed one
+    (which the SDK answers itself)."""
+    try:
+        message: Any = from_json(body)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and message.get("method") == "tools/call":
+        params = message.get("params")
+        if isinstance(params, dict) and isinstance(params.get("name"), str):
+            return str(params["name"])
+    return None
