@@ -162,7 +162,7 @@ def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path
     """`make bench` runs end to end and reports what its README describes (a smoke run of a few
     seconds per leg: the numbers are the benchmark's business, never asserted by a test)."""
     output = tmp_path / "bench.json"
-    args = f"--seconds 2 --warmup 1 --clients 8 --scenarios modern-echo legacy-echo --output {output}"
+    args = f"--seconds 2 --warmup 1 --clients 8 --scenarios modern-echo legacy-echo modern-cached --output {output}"
     sh("make", "bench", f"BENCH_ARGS={args}", cwd=project, env=project_env())
     report = json.loads(output.read_text())
     for kind in ("bare", "production"):
@@ -171,7 +171,7 @@ def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path
             assert scenario["errors"] == 0, (kind, name, scenario)
         assert report[kind]["idle_rss_mb"] > 0
         assert report[kind]["ready_s"] > 0
-    assert set(report["ratio"]) == {"modern-echo", "legacy-echo"}
+    assert set(report["ratio"]) == {"modern-echo", "legacy-echo", "modern-cached"}
     scaling = report["scaling"]
     assert set(scaling["runs"]) == {"1", "2"}
     for run in scaling["runs"].values():

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -361,6 +362,8 @@ def start(env: dict[str, str], built: Built, name: str) -> Running:
         f"{p}OBSERVABILITY__METRICS_PORT={free_port()}",  # host networking: not the shared 9464
         "-e",
         f"{p}AUTH__API_KEYS={json.dumps([built.key_entry])}",
+        "-e",
+        f"{p}STATE__REQUEST_STATE_SECRET={secrets.token_hex(32)}",  # production requires one
         IMAGE,
     )
     base = f"http://127.0.0.1:{port}"

@@ -33,7 +33,16 @@ pytestmark = [pytest.mark.interop, pytest.mark.slow]
 CLIENT_TIMEOUT_MS = 15_000
 PROCESS_TIMEOUT = 90
 ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
-EXAMPLE_TOOLS = ["build_report", "canary", "delete_note", "get_forecast", "list_notes", "read_doc", "search_notes"]
+EXAMPLE_TOOLS = [
+    "build_report",
+    "canary",
+    "delete_note",
+    "get_forecast",
+    "get_forecasts",
+    "list_notes",
+    "read_doc",
+    "search_notes",
+]
 """The example tools and the template's canary, sorted."""
 SCOPES = ("notes:read", "notes:write", "docs:read", "reports:read", "forecasts:read")
 DELETED = {"legacy": "n-004", "auto": "n-005"}

@@ -128,7 +128,14 @@ def test_the_served_project_lists_only_its_own_tools(project: Project, node_tool
         result, out = run_suite(node_tools, url, tmp_path, "--scenario", "tools-list")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tools = set(scenario_results(out)["tools-list"][0]["details"]["tools"])
-    assert tools == {
-        *("search_notes", "list_notes", "delete_note", "build_report", "read_doc", "get_forecast", "canary"),
-    }
+    examples = (
+        "search_notes",
+        "list_notes",
+        "delete_note",
+        "build_report",
+        "read_doc",
+        "get_forecast",
+        "get_forecasts",
+    )
+    assert tools == {*examples, "canary"}
     assert not [name for name in tools if name.startswith(("test_", "probe_", "json_schema"))]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth.settings import AuthSettings
+from .caching.settings import CacheSettings
 from .exposure.settings import ExposureSettings
 from .limits.settings import LimitsSettings
 from .project import ENV_PREFIX
@@ -66,7 +67,24 @@ class HttpSettings(BaseModel):
     """Serve 2025-11-25-and-older clients without sessions so any replica can answer (no affinity needed)."""
 
     json_response: bool = False
-    """Answer with plain JSON instead of SSE. Faster, but drops progress and modern cancellation."""
+    """Answer every request with plain JSON, even a tool that streams (its progress is dropped, and a
+    client closing the request no longer cancels it). Off, only a `tools/call` of a tool that takes
+    a `Context` gets SSE; every other request is one JSON body already."""
+
+    subscriptions: bool = True
+    """Serve change notifications: `subscriptions/listen` streams (2026-07-28) and, with legacy
+    sessions (`HTTP__STATELESS_LEGACY=false`), `resources/subscribe`. Streams end when a drain starts."""
+
+    subscriptions_redis_url: SecretStr | None = None
+    """Redis for change notifications shared by replicas (pub/sub): a change published on one
+    replica reaches listeners on all of them. Unset: in this process only. Needs the `redis` extra."""
+
+    replay_events: int = Field(default=100, ge=0, le=10_000)
+    """Messages each legacy session keeps for `Last-Event-ID` resumption (with
+    `HTTP__STATELESS_LEGACY=false`); 0 turns resumability and its priming events off."""
+
+    sse_retry_ms: int = Field(default=1000, ge=100, le=60_000)
+    """The SSE `retry` field sent with the priming event: how long a client waits before reconnecting."""
 
     max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     """Larger request bodies get 413 before they are parsed."""
@@ -105,6 +123,12 @@ class ObservabilitySettings(BaseModel):
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     """Minimum level written."""
 
+    client_log_level: Literal[
+        "off", "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+    ] = "info"
+    """Log notifications to a 2025-11-25-or-older client that has not sent `logging/setLevel`:
+    records of its own requests at this MCP level and above (`off`: none until it asks)."""
+
     log_format: Literal["auto", "json", "pretty"] = "auto"
     """`auto` writes JSON in production and readable lines in development."""
 
@@ -126,6 +150,39 @@ class ObservabilitySettings(BaseModel):
     """OTLP/HTTP traces URL (e.g. http://otel-collector:4318/v1/traces); unset means no export."""
 
 
+class IconSettings(BaseModel):
+    """One icon clients may show for this server (MCP `Icon`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    src: str = Field(pattern=r"^(https://\S+|data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]+=*)$", max_length=65536)
+    """An https URL or a base64 `data:image/...` URI (clients are told to refuse other schemes)."""
+
+    mime_type: str | None = Field(default=None, pattern=r"^image/[a-z0-9.+-]+$")
+    """e.g. `image/png`; optional when the URL says it."""
+
+    sizes: list[Annotated[str, Field(pattern=r"^(\d{1,5}x\d{1,5}|any)$")]] = Field(default_factory=list, max_length=16)
+    """e.g. `["48x48", "96x96"]`, or `["any"]` for scalable images."""
+
+    theme: Literal["light", "dark"] | None = None
+    """The background the icon is drawn for, when it matters."""
+
+
+class ProtocolSettings(BaseModel):
+    """What the server tells clients about itself, and how long its lists' pages are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instructions: str | None = Field(default=None, min_length=1, max_length=4000)
+    """Text clients may give the model about using this server as a whole (MCP `instructions`)."""
+
+    icons: list[IconSettings] = Field(default_factory=list, max_length=8)
+    """Icons of the server (`serverInfo.icons`), as a JSON list of {src, mime_type, sizes, theme}."""
+
+    page_size: int = Field(default=100, ge=1, le=1000)
+    """Items per page of tools/list, resources/list, resources/templates/list and prompts/list."""
+
+
 CANARY_PHRASE = "The canary says: seven violet giraffes audit the moon's tax returns every other Thursday."
 """The default canary phrase: absurd on purpose, so no model can answer it from memory."""
 
@@ -143,6 +200,42 @@ class CanarySettings(BaseModel):
 
     scope: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     """When set, only callers granted this scope see and may use the canary tool and resource (HTTP)."""
+
+
+class OutputSettings(BaseModel):
+    """What tool results may cost the model that reads them (see `toolkit/output.py`)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+    max_result_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest tool result (its JSON as sent) returned uncut; a larger one is cut, ending in a
+    truncation marker that says to ask for less (about 4 bytes per token: 64 KiB is ~16k tokens)."""
+
+
+class SharedStateSettings(BaseModel):
+    """State that replicas must share to behave as one: idempotency keys and the brute-force lockout."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+    backend: Literal["memory", "redis"] = "memory"
+    """`redis`: a retried keyed call runs once and a lockout holds on every replica (needs the
+    `redis` extra); `memory`: per process, right for one replica."""
+
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    """Redis for the shared state (credentials allowed; masked in check-config and logs)."""
+
+    redis_key_prefix: str = Field(default="mcp:state:", min_length=1, max_length=64)
+    """Prefix of every shared-state key, so several servers can share one Redis."""
+
+    timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    """Longest one shared-state call waits for Redis. Past it a keyed call is refused with "retry"
+    (it never runs unguarded) and a failed login is counted on this replica only."""
+
+    request_state_secret: SecretStr | None = Field(default=None, min_length=32)
+    """Seals the state a 2026-07-28 multi-round-trip call (elicitation, sampling) hands the client,
+    so a continuation may land on any replica: the same value on every replica, at least 32 random
+    characters (`openssl rand -hex 32`). Required in production over HTTP; unset in development, a
+    key generated at start-up serves this process only (`dev-setup` writes one to `.env`)."""
 
 
 class Settings(BaseSettings):
@@ -167,6 +260,10 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    protocol: ProtocolSettings = Field(default_factory=ProtocolSettings)
+    state: SharedStateSettings = Field(default_factory=SharedStateSettings)
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     """Upstream HTTP APIs by name: `UPSTREAMS__<NAME>__BASE_URL` and the knobs in `upstreams/settings.py`."""
 
@@ -196,10 +293,30 @@ def http_problems(settings: Settings) -> list[str]:
             f"{ENV_PREFIX}OBSERVABILITY__METRICS_PORT={metrics.metrics_port} is also the HTTP port; choose another "
             f"port, or set {ENV_PREFIX}OBSERVABILITY__METRICS_ON_MAIN_PORT=true to serve /metrics on the main one"
         )
+    if settings.cache.backend == "redis" and importlib.util.find_spec("redis") is None:
+        problems.append(
+            f"{ENV_PREFIX}CACHE__BACKEND=redis needs the redis client: install the `redis` extra "
+            "(uv sync --extra redis), or set CACHE__BACKEND=memory"
+        )
     if production and any(h.startswith("*") for h in http.allowed_hosts):
         problems.append(f"{ENV_PREFIX}HTTP__ALLOWED_HOSTS contains a wildcard; list the real hostnames")
     if production and any(o.startswith("*") for o in http.allowed_origins):
         problems.append(f"{ENV_PREFIX}HTTP__ALLOWED_ORIGINS contains a wildcard; list the real origins")
+    if settings.state.backend == "redis" and importlib.util.find_spec("redis") is None:
+        problems.append(
+            f"{ENV_PREFIX}STATE__BACKEND=redis needs the redis client: install the `redis` extra "
+            "(uv sync --extra redis), or set STATE__BACKEND=memory"
+        )
+    if production and settings.state.request_state_secret is None:
+        problems.append(
+            f"{ENV_PREFIX}STATE__REQUEST_STATE_SECRET is not set: give every replica the same secret of at least "
+            "32 random characters (openssl rand -hex 32), so a multi-round-trip call can continue on any replica"
+        )
+    if http.subscriptions_redis_url is not None and importlib.util.find_spec("redis") is None:
+        problems.append(
+            f"{ENV_PREFIX}HTTP__SUBSCRIPTIONS_REDIS_URL needs the redis client: install the `redis` extra "
+            "(uv sync --extra redis), or unset it to keep change notifications in process"
+        )
     if auth.mode == "none":
         if production and not is_loopback(http.host) and not http.unsafe_allow_unauthenticated_remote:
             problems.append(

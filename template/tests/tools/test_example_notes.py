@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mcp import Client, MCPError
-from mcp.types import TextContent, TextResourceContents
+from mcp.types import PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +108,15 @@ async def test_prompt_points_the_model_at_the_resource(client: Client) -> None:
     prompt = await client.get_prompt("summarize_note", {"note_id": "n-001"})
     assert isinstance(prompt.messages[0].content, TextContent)
     assert "notes://n-001" in prompt.messages[0].content.text
+
+
+async def test_note_ids_complete_for_the_prompt_and_the_resource_template(client: Client) -> None:
+    """Typing the start of an id offers the matching ids, for the prompt argument and the URI variable."""
+    prompt = await client.complete(
+        PromptReference(type="ref/prompt", name="summarize_note"), {"name": "note_id", "value": "n-00"}
+    )
+    assert prompt.completion.values == ["n-001", "n-002", "n-003", "n-004", "n-005"]
+    template = ResourceTemplateReference(type="ref/resource", uri="notes://{note_id}")
+    narrowed = await client.complete(template, {"name": "note_id", "value": "n-004"})
+    assert narrowed.completion.values == ["n-004"]
+    assert (await client.complete(template, {"name": "note_id", "value": "zz"})).completion.values == []

@@ -3,7 +3,6 @@ on a server that authenticates and on an open one."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -81,8 +80,8 @@ async def test_the_legacy_leg_is_stateless_by_default(http: httpx2.AsyncClient) 
     )
     assert response.status_code == 200
     assert "mcp-session-id" not in response.headers
-    data = next(line for line in response.text.splitlines() if line.startswith("data:"))
-    assert json.loads(data.removeprefix("data:"))["result"]["protocolVersion"] == "2025-11-25"
+    assert response.headers["content-type"].startswith("application/json")  # nothing streams before it
+    assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
 async def test_the_endpoint_does_not_redirect(http: httpx2.AsyncClient) -> None:

@@ -124,7 +124,7 @@ class AuthGate:
             return
         if token is None:
             # Counted only now: a valid credential from the same address is never refused.
-            retry_after = self.throttle.record_failure(client)
+            retry_after = await self.throttle.failure(client)
             await self._refuse(self._throttled(retry_after) if retry_after else self.invalid, client, scope, send)
             return
 

@@ -163,6 +163,23 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=r,
         )
+        self.tool_cache = Counter(
+            "mcp_server_tool_cache_total",
+            "Calls of cached tools by outcome: hit, miss, stale (a past-TTL answer served on a temporary error).",
+            ("gen_ai_tool_name", "outcome"),
+            registry=r,
+        )
+        self.tool_cache_evictions = Counter(
+            "mcp_server_tool_cache_evictions_total",
+            "Entries the in-memory response cache pushed out to stay within CACHE__MAX_ENTRIES.",
+            ("gen_ai_tool_name",),
+            registry=r,
+        )
+        self.tool_cache_backend_errors = Counter(
+            "mcp_server_tool_cache_backend_errors_total",
+            "Response-cache reads or writes that could not reach Redis (the call ran uncached).",
+            registry=r,
+        )
         self._last_ready: bool | None = None
         if multiprocess_dir() is None:  # in multiprocess mode the pod's registry reports these
             ProcessCollector(registry=r)
@@ -186,6 +203,14 @@ class Metrics:
         if child is None:
             child = self._result_sizes[tool] = self.tool_result_bytes.labels(tool)
         return child
+
+    def cache_outcome(self, tool: str, outcome: str) -> None:
+        """Count one cached tool call (tool names are the registered ones, so labels are bounded)."""
+        self.tool_cache.labels(tool, outcome).inc()
+
+    def cache_eviction(self, tool: str) -> None:
+        """Count one entry pushed out of the memory cache."""
+        self.tool_cache_evictions.labels(tool).inc()
 
     def upstream_state(self, upstream: str, level: int) -> None:
         """Record a breaker change (upstream names come from settings, so the label set is bounded)."""

@@ -41,6 +41,15 @@ def _error_type(result: object) -> str | None:
     return error if isinstance(error, str) and error.isidentifier() else "tool_error"
 
 
+def sent_bytes(result: HandlerResult) -> int:
+    """Bytes of `result` as the transport serializes it: camelCase aliases, no nulls, no whitespace."""
+    if result is None:
+        return 0
+    if isinstance(result, BaseModel):
+        return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+    return len(pydantic_core.to_json(result))
+
+
 def observe(metrics: Metrics, transport: str, *, audit: bool = True) -> ServerMiddleware[Any]:
     """SDK middleware recording duration, outcome and size of every request."""
     network = "tcp" if transport == "http" else "pipe"
@@ -92,7 +101,7 @@ def _tool_call_done(
     audit: bool,
     anonymous: bool,
 ) -> None:
-    size = len(pydantic_core.to_json(result)) if result is not None else 0
+    size = sent_bytes(result)
     metrics.result_size(tool).observe(size)
     if error_type:
         metrics.tool_errors.labels(tool, error_type).inc()

@@ -6,6 +6,9 @@
   log carries the same id with the traceback (without local variables).
 - `ToolError` messages raised by tools pass through, with any credential in them redacted.
 - An unknown tool name gets a pointer to tools/list.
+- Results are compact and capped (see `toolkit.output`): minified JSON text, one copy of a
+  structured result, and at most `max_result_bytes` with a truncation marker.
+- Input schemas name their dialect (JSON Schema 2020-12) and refuse unknown arguments, as calls do.
 - An `ActionableToolError` (see `toolkit.failures`) becomes an `isError` result with structured content
   saying its `error_type`, `retry_after_seconds` and `fallback_tool`.
 """
@@ -24,6 +27,7 @@ from pydantic import ValidationError
 from ..observability.redaction import redact
 from ..observability.request_context import current_request_id
 from .failures import ActionableToolError
+from .output import capped, compact
 
 LifespanT = TypeVar("LifespanT")
 
@@ -40,8 +44,22 @@ class ErrorContractServer(MCPServer[LifespanT]):
 
     _arguments_by_tool: dict[str, frozenset[str]] | None = None
 
+    def __init__(self, *args: Any, max_result_bytes: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_result_bytes = max_result_bytes
+        """The largest result (its JSON as sent) a call returns uncut; None: no cap."""
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[LifespanT, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        result = await self._call_tool(name, arguments, context)
+        if not isinstance(result, CallToolResult):
+            return result
+        shaped = compact(result)
+        return shaped if self.max_result_bytes is None else capped(shaped, self.max_result_bytes, name[:MAX_NAME_CHARS])
+
+    async def _call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[LifespanT, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         unknown = await self._unknown_arguments(name, arguments)
         if unknown:
@@ -87,9 +105,13 @@ class ErrorContractServer(MCPServer[LifespanT]):
         accepted = self._arguments_by_tool.get(name)
         return set() if accepted is None else set(arguments) - accepted
 
-    def add_tool(self, *args: Any, **kwargs: Any) -> None:
+    def add_tool(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         self._arguments_by_tool = None
-        super().add_tool(*args, **kwargs)
+        super().add_tool(fn, *args, **kwargs)
+        # Post-processed once here, so every tools/list says the same (private: the SDK has no hook).
+        tool = self._tool_manager.get_tool(kwargs.get("name") or fn.__name__)
+        if tool is not None:
+            tool.parameters = input_schema_2020_12(tool.parameters)
 
     def remove_tool(self, name: str) -> None:
         self._arguments_by_tool = None
@@ -98,6 +120,21 @@ class ErrorContractServer(MCPServer[LifespanT]):
     async def _input_schema(self, name: str) -> dict[str, Any]:
         # Only on the error path, so listing every tool here costs nothing on successful calls.
         return next((tool.input_schema for tool in await self.list_tools() if tool.name == name), {})
+
+
+JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+def input_schema_2020_12(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's input schema as an explicit JSON Schema 2020-12 document (SEP-1613).
+
+    Pydantic already writes 2020-12 keywords (`$defs`, `$ref`); this names the dialect with
+    `$schema` and says `additionalProperties: false`, which is what `call_tool` enforces (an
+    unknown argument is refused). A schema that says either already keeps its own.
+    """
+    if schema.get("type") != "object":
+        return schema
+    return {"$schema": JSON_SCHEMA_2020_12, **schema, "additionalProperties": schema.get("additionalProperties", False)}
 
 
 def redacted(result: CallToolResult) -> CallToolResult:

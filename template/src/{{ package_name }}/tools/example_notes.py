@@ -4,6 +4,7 @@ a resource, a resource template and a prompt. Copy the shapes; replace the domai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -20,6 +21,9 @@ from ..toolkit.idempotency import IdempotencyInProgressError, IdempotencyKeyReus
 NOTE_ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Note id such as 'n-001'")]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+MAX_COMPLETION_PAGES = 20
+"""How many pages of notes one completion reads at most."""
+
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
@@ -97,7 +101,7 @@ async def delete_note(
     try:
         # Keys are per caller: one principal can neither replay nor block another's deletion.
         key = ("delete_note", current_principal().id, idempotency_key)
-        note = await services.idempotency.run(key, note_id, lambda: services.notes.delete(note_id))
+        note = await services.idempotency.run(key, note_id, lambda: services.notes.delete(note_id), result_type=Note)
     except NoteNotFoundError:
         raise ToolError(f"No note has id {note_id!r}. Call search_notes or list_notes to find valid ids.") from None
     except IdempotencyKeyReusedError:
@@ -134,6 +138,18 @@ def summarize_note(note_id: NOTE_ID) -> str:
     return f"Read the resource notes://{note_id} and summarize it in at most three bullet points."
 
 
+async def complete_note_id(services: Services, value: str, _arguments: Mapping[str, str]) -> list[str]:
+    """Note ids starting with what the user typed (for the prompt and the notes://{note_id} template)."""
+    ids: list[str] = []
+    cursor = None
+    for _ in range(MAX_COMPLETION_PAGES):  # bounded: a store that never ends its pages cannot hang this
+        notes, cursor = await services.notes.page(cursor, 50)
+        ids.extend(note.id for note in notes if note.id.startswith(value))
+        if cursor is None:
+            break
+    return ids
+
+
 def register(registry: Registry) -> None:
     """Add the note tools, resources and prompt."""
     registry.tool(title="Search notes", annotations=READ_ONLY, scopes=["notes:read"])(search_notes)
@@ -142,3 +158,5 @@ def register(registry: Registry) -> None:
     registry.resource("notes://guide", name="notes_guide", title="Notes guide", mime_type="text/markdown")(notes_guide)
     registry.resource("notes://{note_id}", name="note", title="Note", mime_type="text/markdown")(note_text)
     registry.prompt(title="Summarize a note")(summarize_note)
+    registry.completion(prompt="summarize_note", argument="note_id")(complete_note_id)
+    registry.completion(resource="notes://{note_id}", argument="note_id")(complete_note_id)

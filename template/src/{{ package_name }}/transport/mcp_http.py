@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..refusal import refusal
 from ..settings import HttpSettings
+from .answer_mode import ANSWER_WITH_JSON, Framing, PerRequestFraming, tool_takes_context
+from .event_store import keep_session_events
 
 MCP_PATH = "/mcp"
 
@@ -33,17 +35,28 @@ class SdkEndpoint:
 
     Without legacy sessions a GET stream could never carry anything, yet the SDK would hold it
     open (with a ping every 15 s, a connection and a concurrency slot): it is refused instead.
+
+    Each request's answer framing (JSON unless it may stream) is chosen here: see `answer_mode`.
     """
 
-    def __init__(self, handler: ASGIApp, *, stateless: bool) -> None:
+    def __init__(self, handler: ASGIApp, *, stateless: bool, framing: Framing) -> None:
         self.handler = handler
         self.refused_methods = frozenset({"GET", "DELETE"} if stateless else ())
+        self.framing = framing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in self.refused_methods:
+        if scope["type"] != "http":
+            await self.handler(scope, receive, send)
+            return
+        if scope["method"] in self.refused_methods:
             await STATELESS_METHODS.send(scope, send)
             return
-        await self.handler(scope, receive, send)
+        answer_with_json, receive = await self.framing.choose(scope, receive)
+        token = ANSWER_WITH_JSON.set(answer_with_json)
+        try:
+            await self.handler(scope, receive, send)
+        finally:
+            ANSWER_WITH_JSON.reset(token)
 
 
 def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_PATH) -> ASGIApp:
@@ -53,7 +66,8 @@ def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_
     single-exchange handler, no header or a handshake version to the legacy transport.
     Host and Origin are checked by `RequestGuard` in front of this app (allowlists from settings,
     forwarded hosts from trusted proxies), so the SDK's own check is explicitly off rather than
-    left to its default, which depends on the bind address.
+    left to its default, which depends on the bind address. Legacy sessions keep their recent
+    messages so a dropped SSE stream resumes with `Last-Event-ID` (`HTTP__REPLAY_EVENTS`).
     """
     mcp.streamable_http_app(  # for the session manager it creates; its Starlette wrapper is not used
         streamable_http_path=path,
@@ -62,5 +76,17 @@ def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_
         max_request_body_size=http.max_request_body_bytes,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=http.host,
+        retry_interval=http.sse_retry_ms,  # sent only with a priming event, i.e. where streams resume
     )
-    return SdkEndpoint(StreamableHTTPASGIApp(mcp.session_manager), stateless=http.stateless_legacy)
+    if not http.stateless_legacy and http.replay_events:
+        keep_session_events(mcp.session_manager, http.replay_events)
+    manager = mcp.session_manager
+    if type(manager) is StreamableHTTPSessionManager:  # the SDK's own class: read its framing per request
+        manager.__class__ = PerRequestFraming
+    framing = Framing(
+        streams=tool_takes_context(mcp),
+        configured_json=http.json_response,
+        stateless_legacy=http.stateless_legacy,
+        max_body_bytes=http.max_request_body_bytes,
+    )
+    return SdkEndpoint(StreamableHTTPASGIApp(manager), stateless=http.stateless_legacy, framing=framing)
