@@ -48,6 +48,7 @@ from .observability.tool_observer import observe
 from .project import DESCRIPTION, ENV_PREFIX, SERVER_NAME, SERVER_TITLE
 from .services import Services, open_services
 from .settings import Settings, http_problems, metrics_address
+from .toolkit.caller_credentials import pass_caller_credentials
 from .toolkit.canary import register_canary
 from .toolkit.idempotency import shared_store
 from .toolkit.registry import Registry
@@ -180,7 +181,8 @@ def attach_tool_middleware(
     """Wrap every MCP message, outermost first: observe everything (refusals included), then the
     operator's exposure lists (before scopes, so a disabled tool is "disabled" to everyone), then
     scopes (HTTP callers only carry them), then the response cache (a hit skips rates and
-    deadlines; a miss meets them), then per-tool deadlines and rates.
+    deadlines; a miss meets them), then the caller's own upstream credentials (only when an
+    upstream takes them), then per-tool deadlines and rates.
 
     Raises:
         ValueError: settings name tools, resources or prompts that are not registered.
@@ -211,6 +213,9 @@ def attach_tool_middleware(
                 on_outcome=metrics.cache_outcome,
             )
         )
+    caller_headers = [u.caller_header for u in settings.upstreams.values() if u.caller_header is not None]
+    if caller_headers:
+        mcp.middleware.append(pass_caller_credentials(caller_headers))
     default = ToolBudget(timeout_seconds=settings.limits.tool_timeout_seconds)
     mcp.middleware.append(tool_limits(tool_budgets(registry, settings.limits), default, buckets))
     return mcp

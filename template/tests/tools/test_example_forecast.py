@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
@@ -9,9 +11,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from ..conftest import make_app, make_server
+from ..conftest import TEST_API_KEY, make_app, make_server
 from ..fake_upstream import Reply, fake_upstream, refused_url
-from ..http_fixtures import BASE_URL, running
+from ..http_fixtures import BASE_URL, MODERN, modern_call, running
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +143,62 @@ async def test_over_http_the_error_arrives_and_readyz_shows_degraded_but_ready()
         assert ready.json()["checks"]["upstreams"] == "degraded: example open"
         metrics = await http.get("/metrics")
     assert 'mcp_server_upstream_circuit_state{upstream="example"} 2.0' in metrics.text
+
+
+FORECAST_CALL = {**MODERN, "Mcp-Method": "tools/call", "Mcp-Name": "get_forecast"}
+
+
+def answer_of(response: Any) -> dict[str, Any]:
+    """The JSON-RPC answer of a POST, whether it came as JSON or as an SSE stream."""
+    if response.headers["content-type"].startswith("application/json"):
+        return dict(response.json())
+    data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+    return dict(json.loads(data[-1]))
+
+
+async def test_each_caller_reaches_an_upstream_with_its_own_credential_never_the_mcp_token() -> None:
+    """`caller_header` set: two callers at once each reach the upstream with the credential they
+    sent in that header, as `Authorization: Bearer`; the MCP credential never leaves this server."""
+    knobs = {"caller_header": "X-Forecast-Token"}
+    async with fake_upstream() as fake:
+        fake.default = Reply(body=b'{"city": "Lisbon", "summary": "sunny", "temperature_c": 21.5}', delay=0.05)
+        app = make_app(cache={"enabled": False}, **upstream(fake.url, **knobs))
+        async with running(app) as http:
+
+            async def call(city: str, token: str) -> dict[str, Any]:
+                headers = {**FORECAST_CALL, "X-Forecast-Token": token}
+                response = await http.post("/mcp", headers=headers, json=modern_call("get_forecast", {"city": city}))
+                return answer_of(response)
+
+            answers = await asyncio.gather(*(call(f"City{i}", f"token-{i}") for i in range(6)))
+    assert all(not a["result"].get("isError") for a in answers), answers
+    seen = {path: headers["authorization"] for path, headers in fake.requests}
+    assert seen == {f"/forecast?city=City{i}": f"Bearer token-{i}" for i in range(6)}
+    assert not any(TEST_API_KEY in str(headers) for _, headers in fake.requests)
+
+
+async def test_a_caller_without_its_upstream_credential_is_told_which_header_to_send() -> None:
+    """No credential in the header: a fatal error naming the header, the upstream not called, the
+    breaker untouched; an upstream that refuses the caller's credential says so too."""
+    knobs = {"caller_header": "X-Forecast-Token", "breaker_failures": 1}
+    async with fake_upstream() as fake:
+        fake.default = Reply(401, b"{}")
+        app = make_app(cache={"enabled": False}, **upstream(fake.url, **knobs))
+        async with running(app) as http:
+            missing = answer_of(
+                await http.post("/mcp", headers=FORECAST_CALL, json=modern_call("get_forecast", {"city": "A"}))
+            )
+            assert fake.requests == []
+            headers = {**FORECAST_CALL, "X-Forecast-Token": "expired"}
+            refused = answer_of(
+                await http.post("/mcp", headers=headers, json=modern_call("get_forecast", {"city": "B"}))
+            )
+            ready = await http.get("/readyz")
+    for answer in (missing, refused):
+        assert answer["result"]["isError"]
+        assert answer["result"]["structuredContent"]["error_type"] == "fatal"
+        assert "x-forecast-token header" in answer["result"]["content"][0]["text"]
+    assert "sent none" in missing["result"]["content"][0]["text"]
+    assert "refused the caller's own credential (401)" in refused["result"]["content"][0]["text"]
+    assert "expired" not in str(refused)
+    assert ready.json()["checks"]["upstreams"] == "ok"  # one caller's bad credential opens no circuit

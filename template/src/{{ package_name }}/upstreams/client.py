@@ -25,6 +25,7 @@ from tenacity.wait import wait_base, wait_exponential, wait_random
 from ..deadline import seconds_left
 from ..project import ENV_PREFIX
 from .breaker import CircuitBreaker, CircuitOpenError, CircuitState, StateListener
+from .caller_credentials import caller_credential
 from .settings import UpstreamSettings
 
 ErrorType = Literal["transient", "rate_limited", "input", "fatal"]
@@ -123,6 +124,8 @@ class Upstream:
         if settings is None or client is None:
             variable = f"{ENV_PREFIX}UPSTREAMS__{self.name.upper()}__BASE_URL"
             raise UpstreamError(self.name, "fatal", f"upstream {self.name!r} is not configured: set {variable}")
+        if settings.caller_header is not None:
+            kwargs = self._with_callers_credential(settings.caller_header, kwargs)
         method = method.upper()
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         left = seconds_left()
@@ -187,6 +190,18 @@ class Upstream:
         self.breaker.record_success()
         return response
 
+    def _with_callers_credential(self, header: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments with the caller's own credential for this upstream added."""
+        credential = caller_credential(header)
+        if not credential:
+            raise UpstreamError(
+                self.name,
+                "fatal",
+                f"upstream {self.name!r} is called with each caller's own credential, and this caller "
+                f"sent none: the client must send it in the {header} header",
+            )
+        return {**kwargs, "headers": {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {credential}"}}
+
     async def _once(
         self, client: httpx2.AsyncClient, method: str, path: str, budget: float | None, kwargs: dict[str, Any]
     ) -> httpx2.Response:
@@ -230,6 +245,14 @@ class Upstream:
         if status in INPUT_STATUSES:
             raise UpstreamError(
                 self.name, "input", f"upstream {self.name!r} refused the request ({status})", status=status
+            )
+        if self.settings is not None and self.settings.caller_header is not None and status in {401, 403}:
+            raise UpstreamError(
+                self.name,
+                "fatal",
+                f"upstream {self.name!r} refused the caller's own credential ({status}): the client must "
+                f"send a valid one in the {self.settings.caller_header} header",
+                status=status,
             )
         raise UpstreamError(
             self.name,
