@@ -58,6 +58,10 @@ class FakeUpstream:
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # Cancelled at shutdown while a slow reply sleeps; ending quietly keeps asyncio's
+            # stream callback from printing a traceback for it (Python 3.11).
+            pass
         finally:
             writer.close()
             self._handlers.discard(task)
