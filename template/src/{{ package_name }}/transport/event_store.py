@@ -52,7 +52,7 @@ def keep_session_events(manager: StreamableHTTPSessionManager, max_events: int) 
     """Give every session `manager` admits its own `SessionEventStore` (before it serves a request).
 
     The SDK takes one store for all sessions; the per-session store is set on each new transport
-    (private API, isolated here; tests/transport/test_event_store.py fails if the SDK changes it).
+    (private API, isolated here; tests/transport/test_subscriptions.py fails if the SDK changes it).
     """
     admit = manager._admit_session
 
@@ -60,6 +60,36 @@ def keep_session_events(manager: StreamableHTTPSessionManager, max_events: int) 
         transport = admit(requestor)
         if transport is not None:
             transport._event_store = SessionEventStore(max_events)
+            resume_as_negotiated(transport)
         return transport
 
     manager._admit_session = admit_with_store  # type: ignore[method-assign]
+
+
+def resume_as_negotiated(transport: Any) -> None:
+    """Prime and close a session's streams by the version the session negotiated, not by each
+    request's `MCP-Protocol-Version` alone.
+
+    The SDK decides per request from the header: a request of a session negotiated at 2025-11-25
+    that sends an older version (the spec says SHOULD, not MUST, repeat the negotiated one) gets
+    no priming event and cannot be resumed. The session's first request is its initialize, whose
+    version the SDK hands to these hooks; later requests use the newer of the two, so a client
+    that negotiated resumability keeps it, and one that negotiated an older era never gets it.
+    """
+    negotiated: list[str] = []
+
+    def effective(protocol_version: str) -> str:
+        if not negotiated:
+            negotiated.append(protocol_version)  # the initialize request's own version
+        return max(protocol_version, negotiated[0])  # ISO dates: newer sorts later
+
+    mint, create = transport._mint_priming_event, transport._create_session_message
+
+    async def mint_for_session(stream_id: str, protocol_version: str) -> Any:
+        return await mint(stream_id, effective(protocol_version))
+
+    def create_for_session(message: Any, request: Any, request_id: Any, protocol_version: str) -> Any:
+        return create(message, request, request_id, effective(protocol_version))
+
+    transport._mint_priming_event = mint_for_session
+    transport._create_session_message = create_for_session
