@@ -3,8 +3,11 @@
 // Usage: node client_smoke.mjs < plan.json
 //   plan = {transport: {type: "http", url, token?} | {type: "stdio", command, args, env, cwd},
 //           mode: "legacy" | "auto", calls: [{name, arguments}], resources: [uri],
-//           prompts: [{name, arguments}], timeoutMs}
-// Output: {ok, protocolVersion, server, tools, calls: [{name, isError, text}], resources, prompts}
+//           prompts: [{name, arguments}], timeoutMs,
+//           capabilities?, answers?: {elicitation?: ElicitResult, sampling?: "reply text"},
+//           subscribe?: {uri, trigger: {name, arguments}}}
+// Output: {ok, protocolVersion, server, tools, calls: [{name, isError, text, structured}], resources,
+//          prompts, asked: [{method, message}], subscription?: {heard, updates}}
 //      or {ok: false, stage, error: {name, message, status, code}} when something threw.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -55,7 +58,27 @@ async function finish(error) {
 
 async function run() {
   const mode = plan.mode === "legacy" ? "legacy" : plan.mode;
-  client = new Client({ name: "interop-smoke", version: "1.0.0" }, { versionNegotiation: { mode } });
+  client = new Client(
+    { name: "interop-smoke", version: "1.0.0" },
+    { capabilities: plan.capabilities ?? {}, versionNegotiation: { mode } },
+  );
+  // What the server asks mid-call: over the legacy back channel, or (2026-07-28) as input-required
+  // results the client fulfils through these same handlers and retries with.
+  report.asked = [];
+  const answers = plan.answers ?? {};
+  if (answers.elicitation) {
+    client.setRequestHandler("elicitation/create", async (request) => {
+      report.asked.push({ method: "elicitation/create", message: String(request.params?.message ?? "").slice(0, 300) });
+      return answers.elicitation;
+    });
+  }
+  if (answers.sampling !== undefined) {
+    client.setRequestHandler("sampling/createMessage", async (request) => {
+      const first = request.params?.messages?.[0]?.content;
+      report.asked.push({ method: "sampling/createMessage", message: String(first?.text ?? "").slice(0, 300) });
+      return { model: "interop-model", role: "assistant", content: { type: "text", text: answers.sampling } };
+    });
+  }
   await client.connect(transportFor(plan.transport), { timeout });
   report.protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
   const info = client.getServerVersion();
@@ -69,7 +92,12 @@ async function run() {
   for (const call of plan.calls ?? []) {
     report.stage = `tools/call ${call.name}`;
     const result = await client.callTool({ name: call.name, arguments: call.arguments ?? {} }, { timeout });
-    report.calls.push({ name: call.name, isError: result.isError === true, text: firstText(result.content) });
+    report.calls.push({
+      name: call.name,
+      isError: result.isError === true,
+      text: firstText(result.content),
+      structured: result.structuredContent ?? null,
+    });
   }
 
   report.resources = [];
@@ -85,7 +113,34 @@ async function run() {
     const result = await client.getPrompt({ name: prompt.name, arguments: prompt.arguments ?? {} }, { timeout });
     report.prompts.push({ name: prompt.name, messages: result.messages.length });
   }
+  if (plan.subscribe) await subscribeAndTrigger(plan.subscribe);
   report.stage = "done";
+}
+
+// Subscribe to one resource (a listen stream in 2026-07-28, resources/subscribe before), call the
+// tool that changes it, and wait (bounded) for notifications/resources/updated.
+async function subscribeAndTrigger({ uri, trigger }) {
+  report.stage = `subscribe ${uri}`;
+  const updates = [];
+  let heard;
+  const arrived = new Promise((resolve) => {
+    heard = resolve;
+  });
+  client.setNotificationHandler("notifications/resources/updated", (notification) => {
+    updates.push(notification.params.uri);
+    if (notification.params.uri === uri) heard(true);
+  });
+  let subscription = null;
+  if (report.protocolVersion === "2026-07-28") {
+    subscription = await client.listen({ resourceSubscriptions: [uri] }, { timeout });
+  } else {
+    await client.subscribeResource({ uri }, { timeout });
+  }
+  report.stage = `tools/call ${trigger.name} (subscribed)`;
+  const result = await client.callTool({ name: trigger.name, arguments: trigger.arguments ?? {} }, { timeout });
+  const late = new Promise((resolve) => setTimeout(() => resolve(false), 5000).unref());
+  report.subscription = { heard: await Promise.race([arrived, late]), updates, triggerError: result.isError === true };
+  await subscription?.close();
 }
 
 run().then(

@@ -37,11 +37,13 @@ EXAMPLE_TOOLS = [
     "build_report",
     "canary",
     "delete_note",
+    "delete_note_with_confirmation",
     "get_forecast",
     "get_forecasts",
     "list_notes",
     "read_doc",
     "search_notes",
+    "suggest_note_title",
 ]
 """The example tools and the template's canary, sorted."""
 SCOPES = ("notes:read", "notes:write", "docs:read", "reports:read", "forecasts:read")
@@ -70,6 +72,17 @@ def api_key(project: Project) -> tuple[str, str]:
 def server(project: Project, api_key: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The project's HTTP server accepting `api_key`; yields its base URL."""
     with served_project(project, tmp_path_factory.mktemp("serve"), AUTH__API_KEYS=f"[{api_key[1]}]") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def stateful_server(
+    project: Project, api_key: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The same server with legacy sessions (the back channel elicitation needs before 2026-07-28)
+    and change notifications on; its own notes, so the deletions here touch no other test."""
+    settings = {"AUTH__API_KEYS": f"[{api_key[1]}]", "HTTP__STATELESS_LEGACY": "false", "HTTP__SUBSCRIPTIONS": "true"}
+    with served_project(project, tmp_path_factory.mktemp("serve-stateful"), **settings) as url:
         yield url
 
 
@@ -393,3 +406,59 @@ def test_the_python_client_example_over_stdio(project: Project) -> None:
     result = call_tool(project, "--stdio", "search_notes", '{"query": "release"}')
     assert result.returncode == 0, result.stderr[-4000:]
     assert [note["id"] for note in json.loads(result.stdout)["notes"]] == ["n-001"]
+
+
+ASKED_DELETE = {"legacy": "n-004", "auto": "n-005"}
+SUBSCRIBED = {"legacy": "n-002", "auto": "n-003"}
+"""Notes of the stateful server each run deletes: one per era and test."""
+
+
+@pytest.mark.parametrize("mode", ERAS)
+def test_typescript_client_answers_elicitation_and_sampling(
+    mode: str, stateful_server: str, api_key: tuple[str, str], node_tools: NodeTools, tmp_path: Path
+) -> None:
+    """The server asks mid-call in both eras: over the legacy session's back channel, and in
+    2026-07-28 as input-required results the client fulfils and retries with. The user confirms
+    a deletion (elicitation); the client's model proposes a title, cleaned before it is returned."""
+    note = ASKED_DELETE[mode]
+    plan = {
+        "transport": {"type": "http", "url": f"{stateful_server}/mcp", "token": api_key[0]},
+        "mode": mode,
+        "capabilities": {"elicitation": {"form": {}}, "sampling": {}},
+        "answers": {
+            "elicitation": {"action": "accept", "content": {"confirm": True}},
+            "sampling": "  Release\n  checklist   summary ",
+        },
+        "calls": [
+            {"name": "delete_note_with_confirmation", "arguments": {"note_id": note}},
+            {"name": "suggest_note_title", "arguments": {"note_id": "n-001"}},
+        ],
+    }
+    report = smoke(node_tools, tmp_path, plan)
+    assert report["ok"], report
+    assert report["protocolVersion"] == ERAS[mode], report
+    deleted, titled = report["calls"]
+    assert deleted["structured"] == {"deleted": True, "note_id": note, "reason": "the user confirmed"}, deleted
+    assert not titled["isError"], titled
+    assert titled["structured"]["suggested_title"] == "Release checklist summary", titled
+    assert [asked["method"] for asked in report["asked"]] == ["elicitation/create", "sampling/createMessage"]
+    assert note in report["asked"][0]["message"], report["asked"]
+
+
+@pytest.mark.parametrize("mode", ERAS)
+def test_typescript_client_hears_about_the_note_it_subscribed_to(
+    mode: str, stateful_server: str, api_key: tuple[str, str], node_tools: NodeTools, tmp_path: Path
+) -> None:
+    """A listen stream (2026-07-28) or resources/subscribe (2025-11-25) on notes://<id>; deleting
+    that note sends notifications/resources/updated for it, and for nothing else."""
+    note = SUBSCRIBED[mode]
+    trigger = {"name": "delete_note", "arguments": {"note_id": note, "idempotency_key": f"interop-sub-{note}"}}
+    plan = {
+        "transport": {"type": "http", "url": f"{stateful_server}/mcp", "token": api_key[0]},
+        "mode": mode,
+        "subscribe": {"uri": f"notes://{note}", "trigger": trigger},
+    }
+    report = smoke(node_tools, tmp_path, plan)
+    assert report["ok"], report
+    assert report["protocolVersion"] == ERAS[mode], report
+    assert report["subscription"] == {"heard": True, "updates": [f"notes://{note}"], "triggerError": False}, report

@@ -136,6 +136,8 @@ def test_the_served_project_lists_only_its_own_tools(project: Project, node_tool
         "read_doc",
         "get_forecast",
         "get_forecasts",
+        "delete_note_with_confirmation",
+        "suggest_note_title",
     )
     assert tools == {*examples, "canary"}
     assert not [name for name in tools if name.startswith(("test_", "probe_", "json_schema"))]

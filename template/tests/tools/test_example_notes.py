@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from mcp import Client, MCPError
+from mcp.server import MCPServer
+from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 from mcp.types import PromptReference, ResourceTemplateReference, TextContent, TextResourceContents
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +70,17 @@ async def test_delete_is_applied_once_per_idempotency_key(client: Client) -> Non
     assert gone.is_error
     assert isinstance(gone.content[0], TextContent)
     assert "No note has id 'n-003'" in gone.content[0].text
+
+
+async def test_a_deletion_is_announced_to_subscribers_of_the_note(client: Client, mcp_server: MCPServer[Any]) -> None:
+    """Subscribers of notes://<id> (a listen stream or a legacy resources/subscribe) hear of it."""
+    events: list[ServerEvent] = []
+    stop = mcp_server._subscriptions.subscribe(events.append)
+    try:
+        await client.call_tool("delete_note", {"note_id": "n-002", "idempotency_key": "key-00000009"})
+    finally:
+        stop()
+    assert events == [ResourceUpdated(uri="notes://n-002")]
 
 
 async def test_delete_refuses_a_key_reused_for_another_note(client: Client) -> None:

@@ -76,6 +76,7 @@ async def delete_note_with_confirmation(
         await ctx.request_context.lifespan_context.notes.delete(note_id)
     except NoteNotFoundError:
         raise ToolError(f"Note {note_id!r} is already gone; nothing was deleted.") from None
+    await ctx.notify_resource_updated(f"notes://{note_id}")
     return ConfirmedDeletion(deleted=True, note_id=note_id, reason="the user confirmed")
 
 

@@ -110,6 +110,8 @@ async def delete_note(
         ) from None
     except IdempotencyInProgressError:
         raise ToolError("A deletion with this idempotency_key is still running; retry in a moment.") from None
+    # Subscribers of the note's resource hear of it (HTTP__SUBSCRIPTIONS; every replica with Redis).
+    await ctx.notify_resource_updated(f"notes://{note.id}")
     return Deletion(deleted_id=note.id, title=note.title)
 
 
