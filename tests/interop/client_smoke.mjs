@@ -2,11 +2,11 @@
 // print one JSON object describing what happened; the Python test asserts on it.
 // Usage: node client_smoke.mjs < plan.json
 //   plan = {transport: {type: "http", url, token?} | {type: "stdio", command, args, env, cwd},
-//           mode: "legacy" | "auto", calls: [{name, arguments}], resources: [uri],
+//           mode: "legacy" | "auto", calls: [{name, arguments, progress?}], resources: [uri],
 //           prompts: [{name, arguments}], timeoutMs,
 //           capabilities?, answers?: {elicitation?: ElicitResult, sampling?: "reply text"},
 //           subscribe?: {uri, trigger: {name, arguments}}}
-// Output: {ok, protocolVersion, server, tools, calls: [{name, isError, text, structured}], resources,
+// Output: {ok, protocolVersion, server, tools, calls: [{name, isError, text, structured, progress}], resources,
 //          prompts, asked: [{method, message}], subscription?: {heard, updates}}
 //      or {ok: false, stage, error: {name, message, status, code}} when something threw.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -91,12 +91,15 @@ async function run() {
   report.calls = [];
   for (const call of plan.calls ?? []) {
     report.stage = `tools/call ${call.name}`;
-    const result = await client.callTool({ name: call.name, arguments: call.arguments ?? {} }, { timeout });
+    const progress = [];
+    const options = call.progress ? { timeout, onprogress: (update) => progress.push(update.progress) } : { timeout };
+    const result = await client.callTool({ name: call.name, arguments: call.arguments ?? {} }, options);
     report.calls.push({
       name: call.name,
       isError: result.isError === true,
       text: firstText(result.content),
       structured: result.structuredContent ?? null,
+      progress,
     });
   }
 

@@ -121,7 +121,7 @@ def full_plan(doomed_note: str) -> dict[str, Any]:
         "calls": [
             {"name": "search_notes", "arguments": {"query": "release"}},
             {"name": "list_notes", "arguments": {"page_size": 2}},
-            {"name": "build_report", "arguments": {"topic": "interop", "sections": 2}},
+            {"name": "build_report", "arguments": {"topic": "interop", "sections": 2}, "progress": True},
             {"name": "read_doc", "arguments": {"path": "guides/intro.md"}},
             {"name": "delete_note", "arguments": {"note_id": doomed_note, "idempotency_key": f"interop-{doomed_note}"}},
             {"name": "delete_note", "arguments": {"note_id": "n-999", "idempotency_key": "interop-missing"}},
@@ -132,7 +132,8 @@ def full_plan(doomed_note: str) -> dict[str, Any]:
 
 
 def assert_full_session(report: dict[str, Any], mode: str) -> None:
-    """The negotiated era, the listed tools, five good calls and one tool error, resources, prompt."""
+    """The negotiated era, the listed tools, five good calls (progress from the long-running one)
+    and one tool error, resources, prompt."""
     assert report["ok"], report
     assert report["protocolVersion"] == ERAS[mode], report
     assert report["server"]["name"] == "notes-mcp"
@@ -142,6 +143,8 @@ def assert_full_session(report: dict[str, Any], mode: str) -> None:
     assert missing["isError"], missing
     assert "No note has id 'n-999'" in missing["text"], missing
     assert '"Release checklist"' in good[0]["text"]
+    # The long-running example streams its progress (SSE); the quick ones answer with one JSON body.
+    assert [call["progress"] for call in good if call["name"] == "build_report"] == [[1, 2]], good
     assert all(resource["chars"] > 0 and resource["mimeType"] == "text/markdown" for resource in report["resources"])
     assert report["prompts"] == [{"name": "summarize_note", "messages": 1}]
 
