@@ -180,6 +180,38 @@ def test_make_bench_reports_the_ratio_and_worker_scaling(project: Path, tmp_path
         assert run["metrics_ok"], f"/metrics counted {run['metrics_counted']} calls, the generator {run['requests']}"
 
 
+def test_make_bench_runs_the_production_stack_on_a_redis_limiter(project: Path, tmp_path: Path) -> None:
+    """`--limits redis` starts a private redis-server for the run, points the production stack's
+    limiter at it, and stops it after (a smoke run: the numbers are never asserted). Run on the
+    answer sets that chose the Redis limiter: the render that option measures."""
+    if recorded_answers(project).get("rate_limit_backend") != "redis":
+        pytest.skip("this answer set chose the memory limiter")
+    output = tmp_path / "bench.json"
+    args = f"--seconds 1 --warmup 0.5 --clients 4 --scenarios modern-echo --workers 0 --limits redis --output {output}"
+    before = redis_servers()
+    sh("make", "bench", f"BENCH_ARGS={args}", cwd=project, env=project_env())
+    report = json.loads(output.read_text())
+    assert report["limits_backend"] == "redis"
+    echo = report["production"]["scenarios"]["modern-echo"]
+    assert echo["requests"] > 0, echo
+    assert echo["errors"] == 0, echo
+    assert echo["cpu_ms_per_call"] > 0
+    assert report["redis_commands"] >= echo["requests"]  # every limited call took its buckets in Redis
+    assert redis_servers() == before  # the bench's own Redis is gone
+
+
+def redis_servers() -> set[int]:
+    """Pids of the redis-server processes running now."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "redis-server":
+                pids.add(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
 def test_the_wheel_ships_the_package_and_no_test_code(project: Path, tmp_path: Path) -> None:
     """`uv build` packages every module of the server and nothing from tests/ or bench/ (the
     probe and conformance fixtures stay out of production)."""
