@@ -3,6 +3,7 @@ or an open breaker gets the last forecast flagged stale."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -44,6 +45,7 @@ async def test_a_failing_upstream_gets_the_last_forecast_flagged_stale(clock: Cl
     assert not result.is_error
     assert result.structured_content is not None
     assert (result.structured_content["stale"], result.structured_content["stale_age_seconds"]) == (True, 312)
+    assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
 
 
 async def test_an_open_breaker_is_covered_by_the_stale_forecast(clock: Clock) -> None:

@@ -137,16 +137,33 @@ def annotate(
     return {**result, "_meta": meta}
 
 
+def _restated(block: Any, old: dict[str, Any], new: dict[str, Any]) -> Any:
+    """`block` with `new` in place of `old` when it is the text copy of `old`; else `block`."""
+    if not isinstance(block, dict) or block.get("type") != "text":
+        return block
+    try:
+        carried = json.loads(block.get("text", ""))
+    except ValueError:
+        return block
+    if carried != old:
+        return block
+    return {**block, "text": json.dumps(new, separators=(",", ":"), ensure_ascii=False)}
+
+
 def stale(tool: str, result: dict[str, Any], policy: ToolCache, *, age: float) -> dict[str, Any]:
     """The last good answer, flagged: a text block the model reads, `stale`/`stale_age_seconds`
     in structured content when the tool's result declares them, and `_meta.cache.stale`."""
     seconds = math.floor(age)
     structured = result.get("structuredContent")
+    content = list(result.get("content") or [])
     if isinstance(structured, dict) and "stale" in structured:
-        result["structuredContent"] = {**structured, "stale": True, "stale_age_seconds": seconds}
+        flagged = {**structured, "stale": True, "stale_age_seconds": seconds}
+        result["structuredContent"] = flagged
+        # The text copy of the structured result says the same, so a model reading text sees it too.
+        content = [_restated(block, structured, flagged) for block in content]
     notice = (
         f"Stale: {tool} failed with a temporary error, so this is its last good answer, {seconds} s old. "
         "Tell the user it may be out of date."
     )
-    result["content"] = [*(result.get("content") or []), {"type": "text", "text": notice}]
+    result["content"] = [*content, {"type": "text", "text": notice}]
     return annotate(result, policy, age=age, hit=True, stale=True)
