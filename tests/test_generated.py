@@ -78,9 +78,11 @@ def assert_make_run_speaks_stdio(project: Path) -> None:
         for message in messages:
             process.stdin.write(json.dumps(message) + "\n")
             process.stdin.flush()
-            if "id" in message:
-                reply = json.loads(process.stdout.readline())  # one JSON-RPC message per stdout line
-                replies[reply["id"]] = reply
+            while "id" in message and message["id"] not in replies:
+                # One JSON-RPC message per stdout line; log notifications may come before the reply.
+                reply = json.loads(process.stdout.readline())
+                if "id" in reply:
+                    replies[reply["id"]] = reply
     finally:
         process.stdin.close()
         process.wait(timeout=30)

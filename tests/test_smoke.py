@@ -38,6 +38,7 @@ def server_env(prefix: str, **extra: str) -> dict[str, str]:
         f"{prefix}AUTH__MODE": "api_key",
         f"{prefix}AUTH__API_KEYS": json.dumps([entry]),
         f"{prefix}OBSERVABILITY__AUDIT_SINK": "off",
+        f"{prefix}STATE__REQUEST_STATE_SECRET": secrets.token_hex(32),  # production serves HTTP only with one
         **{f"{prefix}{name}": value for name, value in extra.items()},
     }
 

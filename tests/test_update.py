@@ -332,9 +332,11 @@ def test_migration_v0_6_0_script_carries_edited_values_into_the_moved_file(tmp_p
     project = render(tmp_path / "project", load_answers(ANSWERS))
     new = project / "tests" / "tools" / "test_context_budget.py"
     seeded = new.read_text()
-    assert "TOOLS_LIST_BUDGET_BYTES = 12_000" in seeded
+    default = re.search(r"^TOOLS_LIST_BUDGET_BYTES = [0-9_]+", seeded, re.MULTILINE)
+    assert default is not None, seeded
+    raised = seeded.replace(default.group(0), "TOOLS_LIST_BUDGET_BYTES = 30_000")
     old = project / "tests" / "test_context_budget.py"
-    old.write_text(seeded.replace("TOOLS_LIST_BUDGET_BYTES = 12_000", "TOOLS_LIST_BUDGET_BYTES = 30_000"))
+    old.write_text(raised)
     commit_all(project, "chore: the pre-0.6.0 layout, with a raised budget")
     old.unlink()  # what copier does to the file the template no longer renders
     script = str(ROOT / "hooks" / "migrations" / "v0_6_0_context_budget.py")
@@ -342,7 +344,7 @@ def test_migration_v0_6_0_script_carries_edited_values_into_the_moved_file(tmp_p
     sh(sys.executable, script, cwd=project)
     moved = new.read_text()
     assert "TOOLS_LIST_BUDGET_BYTES = 30_000" in moved
-    assert moved == seeded.replace("TOOLS_LIST_BUDGET_BYTES = 12_000", "TOOLS_LIST_BUDGET_BYTES = 30_000")
+    assert moved == raised
     sh(sys.executable, script, cwd=project)
     assert new.read_text() == moved
 

@@ -24,7 +24,7 @@ def committed_text(path: str) -> str | None:
 
 
 def value_of(name: str, text: str) -> str | None:
-    match = re.search(rf"^{name} = ([0-9_]+)\s*$", text, re.MULTILINE)
+    match = re.search(rf"^{name} = ([0-9_]+)\s*(?:#.*)?$", text, re.MULTILINE)  # a comment may follow
     return match.group(1) if match else None
 
 
