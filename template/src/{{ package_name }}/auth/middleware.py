@@ -15,19 +15,18 @@ gets 503 and is not counted as a failure: an outage is not a guess.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from loguru import logger
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic_core import from_json
 from starlette.authentication import AuthCredentials
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..principal import PerToken
 from ..refusal import Refusal, refusal, retry_later
+from ..request_body import BodyTooDeepError, called_tool, peek_body
 from .scopes import ScopePolicy
 from .sealed import sealed_credentials
 from .throttle import FailureThrottle
@@ -132,7 +131,7 @@ class AuthGate:
         if scope["method"] == "POST" and self.policy.hidden_tools(granted):
             try:
                 tool, receive = await self._called_tool(scope, receive)
-            except ValueError:
+            except BodyTooDeepError:
                 await self._refuse(self.too_deep, client, scope, send)
                 return
             missing = self.policy.missing(tool, granted) if tool else []
@@ -168,22 +167,8 @@ class AuthGate:
                 return None, receive
             name = headers.get(b"mcp-name")
             return (name.decode("latin-1") if name else None), receive
-        buffered: list[Message] = []
-        size = 0
-        more = True
-        while more and size <= self.max_body_bytes:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            more = message.get("more_body", False)
-        tool = None if more else _tool_in(b"".join(m.get("body", b"") for m in buffered))
-
-        async def replay() -> Message:
-            return buffered.pop(0) if buffered else await receive()
-
-        return tool, replay
+        body, replay = await peek_body(receive, self.max_body_bytes)
+        return (None if body is None else called_tool(body)), replay
 
     async def _refuse(self, response: Refusal, client: str, scope: Scope, send: Send) -> None:
         self.on_refusal(response.reason)
@@ -210,22 +195,3 @@ class AuthGate:
 
 MAX_JSON_DEPTH = 200
 """Nesting beyond this is refused here, as the SDK's own parser refuses it (it never recurses)."""
-
-
-def _tool_in(body: bytes) -> str | None:
-    """The tool a JSON-RPC `tools/call` body names, if any.
-
-    Raises:
-        ValueError: the body is nested too deeply to parse (a malformed body is left to the SDK).
-    """
-    try:
-        message: Any = from_json(body)
-    except ValueError as exc:
-        if "recursion limit" in str(exc):
-            raise
-        return None  # the SDK answers malformed JSON itself
-    if isinstance(message, dict) and message.get("method") == "tools/call":
-        params = message.get("params")
-        if isinstance(params, dict) and isinstance(params.get("name"), str):
-            return str(params["name"])
-    return None

@@ -23,8 +23,9 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic_core import from_json
-from starlette.types import Message, Receive, Scope
+from starlette.types import Receive, Scope
+
+from ..request_body import BodyTooDeepError, called_tool, peek_body
 
 _HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
 
@@ -94,39 +95,9 @@ class Framing:
             return not streaming, receive
         if not self.stateless_legacy:
             return self.configured_json, receive
-        body, replay = await self._peek(receive)
-        tool = None if body is None else called_tool(body)
+        body, replay = await peek_body(receive, self.max_body_bytes)
+        try:
+            tool = None if body is None else called_tool(body)
+        except BodyTooDeepError:
+            tool = None  # the SDK answers it (or authorization refused it first)
         return body is not None and (tool is None or not self.streams(tool)), replay
-
-    async def _peek(self, receive: Receive) -> tuple[bytes | None, Receive]:
-        """The whole body (None past the limit, or on a disconnect), and a `receive` replaying it."""
-        buffered: list[Message] = []
-        size, more = 0, True
-        while more and size <= self.max_body_bytes:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            more = message.get("more_body", False)
-        complete = not more and buffered[-1]["type"] == "http.request"
-        body = b"".join(m.get("body", b"") for m in buffered) if complete else None
-
-        async def replay() -> Message:
-            return buffered.pop(0) if buffered else await receive()
-
-        return body, replay
-
-
-def called_tool(body: bytes) -> str | None:
-    """The tool a JSON-RPC `tools/call` body names; None for any other message or a malformed one
-    (which the SDK answers itself)."""
-    try:
-        message: Any = from_json(body)
-    except ValueError:
-        return None
-    if isinstance(message, dict) and message.get("method") == "tools/call":
-        params = message.get("params")
-        if isinstance(params, dict) and isinstance(params.get("name"), str):
-            return str(params["name"])
-    return None
