@@ -38,6 +38,18 @@ def _name_the_logger(record: Record) -> None:
     record["extra"].setdefault("logger", record["name"])
 
 
+class _StatelessChatter(logging.Filter):
+    """The SDK logs "Terminating session: None" at INFO after every stateless request: one line
+    per call that says nothing, and the costliest record of the call to make. A real session's
+    end is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Terminating session: None"
+
+
+STATELESS_CHATTER = _StatelessChatter()
+
+
 class InterceptHandler(logging.Handler):
     """Forward stdlib logging records to loguru, keeping the original logger name."""
 
@@ -173,3 +185,4 @@ def configure_logging(level: str, *, json_lines: bool, sink: TextIO = sys.stderr
     # The root level filters stdlib records before they are built, so libraries' DEBUG calls
     # cost nothing unless DEBUG is on.
     logging.basicConfig(handlers=[InterceptHandler()], level=logger.level(level).no, force=True)
+    logging.getLogger("mcp.server.streamable_http").addFilter(STATELESS_CHATTER)  # added once
