@@ -228,6 +228,17 @@ def assert_inspector_lists_and_calls(node: NodeTools, tmp_path: Path, target: li
         assert [note["id"] for note in result["structuredContent"]["notes"]] == ["n-001"]
         server_info = result.get("_meta", {}).get("io.modelcontextprotocol/serverInfo")
         assert (server_info or {}).get("name") == ("notes-mcp" if era == "modern" else None), result
+    # The long-running example answers on the SSE path (its tool takes a Context): the Inspector
+    # takes that framing in both eras too. Its CLI prints no progress; the TypeScript client's
+    # tests assert the progress itself.
+    arguments = '{"topic": "i", "sections": 2}'
+    report = ["--method", "tools/call", "--tool-name", "build_report", "--tool-args-json", arguments]
+    for era in ("legacy", "modern"):
+        code, called = inspector(node, tmp_path, "--protocol-era", era, *report, *target)
+        assert code == 0, called
+        assert called["result"]["isError"] is False, called
+        assert called["result"]["structuredContent"]["topic"] == "i", called
+        assert len(called["result"]["structuredContent"]["sections"]) == 2, called
 
 
 def test_inspector_cli_over_http(server: str, api_key: tuple[str, str], node_tools: NodeTools, tmp_path: Path) -> None:
