@@ -112,3 +112,59 @@ async def test_an_oversized_body_gets_413(http: httpx2.AsyncClient) -> None:
     """Bodies over the limit are refused before parsing."""
     response = await http.post("/mcp", content=b"x" * (4 * 1024 * 1024 + 1), headers=MODERN)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("request_id", "body_params"),
+    [
+        (1, {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+        ("call-7", {"name": "probe_search", "arguments": {"query": "x"}}),
+    ],
+)
+async def test_an_unserved_protocol_version_is_refused_naming_every_served_one(
+    http: httpx2.AsyncClient, request_id: int | str, body_params: dict[str, object]
+) -> None:
+    """A 2025-era message with a version neither era speaks gets 400 with its id and both eras'
+    versions, not the SDK's 2026-07-28 handler's words (which say `_meta` is missing)."""
+    method = "initialize" if "protocolVersion" in body_params else "tools/call"
+    response = await http.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": request_id, "method": method, "params": body_params},
+        headers={**MODERN, "MCP-Protocol-Version": "2025-13-01"},
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["id"] == request_id
+    assert body["error"]["code"] == -32022
+    assert body["error"]["data"] == {
+        "supported": ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"],
+        "requested": "2025-13-01",
+    }
+    assert "'2025-13-01'" in body["error"]["message"]
+    assert "_meta" in body["error"]["message"]
+
+
+async def test_a_long_unserved_version_is_cut_in_the_answer(http: httpx2.AsyncClient) -> None:
+    """What the caller sent is echoed back at most 64 characters long, and an unreadable body has id null."""
+    response = await http.post("/mcp", content=b"{not json", headers={**MODERN, "MCP-Protocol-Version": "9" * 500})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["id"] is None
+    assert body["error"]["data"]["requested"] == "9" * 64 + "..."
+    assert "9" * 65 not in response.text
+
+
+async def test_an_unserved_version_on_a_modern_envelope_is_still_the_sdks_to_judge(http: httpx2.AsyncClient) -> None:
+    """A 2026-07-28 envelope whose header names another version is a routing-header mismatch (-32020)."""
+    response = await http.post(
+        "/mcp",
+        json=modern_call("probe_search", {"query": "x"}),
+        headers={
+            **MODERN,
+            "MCP-Protocol-Version": "2099-01-01",
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "probe_search",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32020

@@ -13,6 +13,7 @@ from ..refusal import refusal
 from ..settings import HttpSettings
 from .answer_mode import ANSWER_WITH_JSON, Framing, PerRequestFraming, tool_takes_context
 from .event_store import keep_session_events
+from .protocol_version import refuse_unless_modern, unserved_version
 
 MCP_PATH = "/mcp"
 
@@ -36,7 +37,8 @@ class SdkEndpoint:
     Without legacy sessions a GET stream could never carry anything, yet the SDK would hold it
     open (with a ping every 15 s, a connection and a concurrency slot): it is refused instead.
 
-    Each request's answer framing (JSON unless it may stream) is chosen here: see `answer_mode`.
+    Each request's answer framing (JSON unless it may stream) is chosen here: see `answer_mode`;
+    a protocol version this server does not speak is refused here: see `protocol_version`.
     """
 
     def __init__(self, handler: ASGIApp, *, stateless: bool, framing: Framing) -> None:
@@ -51,6 +53,11 @@ class SdkEndpoint:
         if scope["method"] in self.refused_methods:
             await STATELESS_METHODS.send(scope, send)
             return
+        if (requested := unserved_version(scope)) is not None:
+            handed_on = await refuse_unless_modern(requested, scope, receive, send, self.framing.max_body_bytes)
+            if handed_on is None:
+                return
+            receive = handed_on
         answer_with_json, receive = await self.framing.choose(scope, receive)
         token = ANSWER_WITH_JSON.set(answer_with_json)
         try:
