@@ -35,6 +35,9 @@ def legacy_request(base: str) -> httpx2.Response:
 
 
 def legacy_result(response: httpx2.Response) -> dict[str, Any]:
+    """The JSON-RPC answer, one JSON body (nothing was sent before it) or the stream's last event."""
+    if response.headers["content-type"].startswith("application/json"):
+        return dict(response.json())
     data = [line.removeprefix("data:") for line in response.text.splitlines() if line.startswith("data:")]
     message: dict[str, Any] = json.loads(data[-1])
     return message

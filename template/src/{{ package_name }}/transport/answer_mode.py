@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
+from enum import Enum
 from typing import Any
 
 from mcp.server import MCPServer
@@ -28,6 +29,18 @@ from starlette.types import Receive, Scope
 from ..request_body import BodyTooDeepError, called_tool, peek_body
 
 _HANDSHAKE_VERSIONS = frozenset(v.encode() for v in HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+class Answer(Enum):
+    """How one request is answered."""
+
+    JSON = "json"
+    """The SDK's JSON path: one body, nothing sent before it."""
+    STREAM = "stream"
+    """The SDK's SSE path, passed on as the SDK frames it."""
+    STREAM_UNLESS_LONE_RESULT = "stream_unless_lone_result"
+    """The SSE path, but a stream that carries only its result is sent as JSON (`lone_result`)."""
+
 
 ANSWER_WITH_JSON: ContextVar[bool] = ContextVar("answer_with_json", default=False)
 """This request's framing, read by the session manager as its `json_response`."""
@@ -78,10 +91,11 @@ class Framing:
         self.stateless_legacy = stateless_legacy
         self.max_body_bytes = max_body_bytes
 
-    async def choose(self, scope: Scope, receive: Receive) -> tuple[bool, Receive]:
-        """JSON (True) or SSE (False) for this request, and the `receive` to hand on."""
+    async def choose(self, scope: Scope, receive: Receive) -> tuple[Answer, Receive]:
+        """This request's answer, and the `receive` to hand on."""
+        configured = Answer.JSON if self.configured_json else Answer.STREAM
         if self.configured_json or scope["method"] != "POST":
-            return self.configured_json, receive
+            return configured, receive
         version = method = name = None
         for header, value in scope["headers"]:
             if header == b"mcp-protocol-version":
@@ -91,13 +105,16 @@ class Framing:
             elif header == b"mcp-name":
                 name = value
         if version is not None and version not in _HANDSHAKE_VERSIONS:  # 2026-07-28: the headers say it
+            # The SDK's own SSE path of this era answers JSON when nothing was sent.
             streaming = method == b"tools/call" and name is not None and self.streams(name.decode("latin-1"))
-            return not streaming, receive
+            return Answer.STREAM if streaming else Answer.JSON, receive
         if not self.stateless_legacy:
-            return self.configured_json, receive
+            return configured, receive
         body, replay = await peek_body(receive, self.max_body_bytes)
         try:
             tool = None if body is None else called_tool(body)
         except BodyTooDeepError:
             tool = None  # the SDK answers it (or authorization refused it first)
-        return body is not None and (tool is None or not self.streams(tool)), replay
+        if body is None:
+            return Answer.STREAM, replay
+        return (Answer.STREAM_UNLESS_LONE_RESULT if tool is not None and self.streams(tool) else Answer.JSON), replay

@@ -11,8 +11,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..refusal import refusal
 from ..settings import HttpSettings
-from .answer_mode import ANSWER_WITH_JSON, Framing, PerRequestFraming, tool_takes_context
+from .answer_mode import ANSWER_WITH_JSON, Answer, Framing, PerRequestFraming, tool_takes_context
 from .event_store import keep_session_events
+from .lone_result import lone_result_as_json
 from .protocol_version import refuse_unless_modern, unserved_version
 
 MCP_PATH = "/mcp"
@@ -58,8 +59,10 @@ class SdkEndpoint:
             if handed_on is None:
                 return
             receive = handed_on
-        answer_with_json, receive = await self.framing.choose(scope, receive)
-        token = ANSWER_WITH_JSON.set(answer_with_json)
+        answer, receive = await self.framing.choose(scope, receive)
+        if answer is Answer.STREAM_UNLESS_LONE_RESULT:
+            send = lone_result_as_json(send)
+        token = ANSWER_WITH_JSON.set(answer is Answer.JSON)
         try:
             await self.handler(scope, receive, send)
         finally:
