@@ -21,12 +21,13 @@ from loguru import logger
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import NoBackChannelError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from ..observability.redaction import redact
 from ..observability.request_context import current_request_id
-from .failures import ActionableToolError
+from .failures import ActionableToolError, tool_failure
 from .output import capped, compact
 
 LifespanT = TypeVar("LifespanT")
@@ -72,6 +73,8 @@ class ErrorContractServer(MCPServer[LifespanT]):
             )
         try:
             return await super().call_tool(name, arguments, context)
+        except NoBackChannelError as exc:
+            return no_back_channel(name, exc)
         except UnexpectedToolError as exc:
             reference = new_reference()
             logger.opt(exception=exc.__cause__ or exc).bind(tool=name, reference=reference).error(
@@ -187,3 +190,17 @@ def _bounds_of(prop: dict[str, Any]) -> list[str]:
         if "maxLength" in candidate:
             bounds.append(f"at most {candidate['maxLength']} characters")
     return bounds
+
+
+def no_back_channel(tool: str, exc: NoBackChannelError) -> CallToolResult:
+    """The tool asked the client something (elicitation, sampling, roots) on a request that cannot
+    carry a request back: a stateless 2025-era call, or a 2026-07-28 call that asked outside a
+    declared `Resolve`. The SDK's own answer is a protocol error (-32600, "Invalid Request")
+    about a request that was valid; this says what has to change instead.
+    """
+    return tool_failure(
+        f"{tool[:MAX_NAME_CHARS]} needs to ask the client ({exc.method[:MAX_NAME_CHARS]}), and this request has "
+        "no channel back to the client: a 2025-era client needs a server with legacy sessions "
+        "(HTTP__STATELESS_LEGACY=false); from a 2026-07-28 client the tool must ask through Resolve.",
+        "fatal",
+    ).result()
