@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -248,6 +251,151 @@ def test_inspector_cli_over_http(server: str, api_key: tuple[str, str], node_too
     code, refused = inspector(node_tools, tmp_path, "--method", "tools/list", *url)
     assert code != 0
     assert refused["error"]["code"] == "auth_required", refused
+
+
+@pytest.fixture(scope="module")
+def subscribed_server(
+    project: Project, api_key: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A stateful server with change notifications, and notes of its own for the Inspector to watch."""
+    settings = {"AUTH__API_KEYS": f"[{api_key[1]}]", "HTTP__STATELESS_LEGACY": "false", "HTTP__SUBSCRIPTIONS": "true"}
+    with served_project(project, tmp_path_factory.mktemp("serve-watched"), **settings) as url:
+        yield url
+
+
+INSPECTOR_NOTES = {"legacy": ("n-001", "n-002"), "modern": ("n-003", "n-004")}
+"""Notes of `subscribed_server` each era deletes: one after an elicitation, one watched."""
+
+
+@pytest.mark.parametrize("era", INSPECTOR_NOTES)
+def test_inspector_answers_an_elicitation_and_hears_about_a_subscribed_note(
+    era: str, subscribed_server: str, api_key: tuple[str, str], node_tools: NodeTools, tmp_path: Path
+) -> None:
+    """The Inspector's connection CLI (`mcpdo`; its one-shot `--cli` advertises no elicitation and
+    cannot subscribe) in each era: the user confirms a deletion the server asked about (the legacy
+    session's back channel, or a 2026-07-28 input-required result), and a subscription to a note
+    (resources/subscribe, or a listen stream) prints its update when the note is deleted."""
+    confirmed, watched = INSPECTOR_NOTES[era]
+    with Mcpdo(node_tools, tmp_path) as mcpdo:
+        connected = mcpdo.run(
+            "connect", f"{subscribed_server}/mcp", "--era", era, "--elicit", "form",
+            "--header", f"Authorization: Bearer {api_key[0]}",
+        )  # fmt: skip
+        assert connected["protocolEra"] == era, connected
+        asked = mcpdo.run("tools/call", "delete_note_with_confirmation", f"note_id:={confirmed}", connection=True)
+        pending = asked["elicitationPending"]
+        assert confirmed in pending["message"], asked
+        assert pending["requestedSchema"]["required"] == ["confirm"], asked
+        answered = mcpdo.run("elicitation/respond", pending["elicitationId"], "confirm:=true", connection=True)
+        assert answered["structuredContent"] == {"deleted": True, "note_id": confirmed, "reason": "the user confirmed"}
+
+        with mcpdo.stream("resources/subscribe", f"notes://{watched}") as objects:
+            assert next(objects) == {"type": "subscribed", "uri": f"notes://{watched}"}
+            key = f"idempotency_key:=inspector-watch-{watched}"
+            deleted = mcpdo.run("tools/call", "delete_note", f"note_id:={watched}", key, connection=True)
+            assert deleted["isError"] is False, deleted
+            assert next(objects) == {"type": "resources/updated", "uri": f"notes://{watched}"}
+
+
+class Mcpdo:
+    """`mcpdo --format json` with a private daemon of its own (`mcpdo private`), stopped, and
+    checked gone, on exit; every process it starts is in a group of its own."""
+
+    def __init__(self, node: NodeTools, home: Path) -> None:
+        self.binary = str(node.bin("mcpdo"))
+        self.env = node.env(home) | {"MCP_INSPECTOR_SECRET_STORE": "file"}
+        self.cwd = home
+        self.connection: str | None = None
+        self.daemon_pid: int | None = None
+
+    def __enter__(self) -> Mcpdo:
+        exports = self._call("private").stdout
+        self.env |= dict(re.findall(r"^export (\w+)='([^']*)'$", exports, re.MULTILINE))
+        assert "MCP_INSPECTOR_DAEMON_DIR" in self.env, exports
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        status = self._call("--format", "json", "daemon", "status")
+        with contextlib.suppress(ValueError):
+            self.daemon_pid = json.loads(status.stdout).get("pid")
+        self._call("daemon", "stop")
+        if self.daemon_pid is not None:
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{self.daemon_pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if Path(f"/proc/{self.daemon_pid}").exists():
+                os.kill(self.daemon_pid, signal.SIGKILL)
+                raise AssertionError(f"the mcpdo daemon {self.daemon_pid} outlived `daemon stop`")
+
+    def _call(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.binary, *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_TIMEOUT,
+            check=False,
+            start_new_session=True,
+        )
+
+    def run(self, *args: str, connection: bool = False) -> dict[str, Any]:
+        """One command's JSON answer (an `error` answer fails the test)."""
+        named = ["--connection", self.connection] if connection and self.connection else []
+        done = self._call("--format", "json", *named, *args)
+        document: dict[str, Any] = json.loads(done.stdout or done.stderr.strip().splitlines()[-1])
+        assert "error" not in document, (args, document, done.stderr[-2000:])
+        if args[0] == "connect":
+            self.connection = document["name"]
+        return document
+
+    @contextlib.contextmanager
+    def stream(self, *args: str) -> Iterator[Iterator[dict[str, Any]]]:
+        """A streaming command (it runs until stopped): an iterator of the JSON objects it prints,
+        each awaited for at most PROCESS_TIMEOUT; the command is killed on exit."""
+        named = ["--connection", self.connection] if self.connection else []
+        process = subprocess.Popen(
+            [self.binary, "--format", "json", *named, *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        chunks: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [chunks.put(line) for line in process.stdout or ()], daemon=True)
+        reader.start()
+
+        def objects() -> Iterator[dict[str, Any]]:
+            buffered, decoder = "", json.JSONDecoder()
+            while True:
+                text = buffered.lstrip()
+                if text:
+                    try:
+                        document, end = decoder.raw_decode(text)
+                    except ValueError:
+                        pass
+                    else:
+                        buffered = text[end:]
+                        yield document
+                        continue
+                try:
+                    buffered += chunks.get(timeout=PROCESS_TIMEOUT)
+                except queue.Empty:
+                    raise AssertionError(f"{args} printed nothing more in {PROCESS_TIMEOUT} s: {buffered!r}") from None
+
+        try:
+            yield objects()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            reader.join(timeout=10)  # the pipe is at its end once the process is gone
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def test_inspector_cli_over_stdio(project: Project, node_tools: NodeTools, tmp_path: Path) -> None:
