@@ -183,11 +183,21 @@ def project_env(*drop_prefixes: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(dropped)} | {"UV_NO_PROGRESS": "1"}
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago and that this process never handed out
+    before: the kernel may give two binds in a row the same port, and a server then got its own
+    port as its metrics port."""
+    for _attempt in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no loopback port this process has not handed out already, in 100 tries")
 
 
 def wait_for_healthz(base: str, *, seconds: float, process: subprocess.Popen[bytes] | None = None) -> bool:
