@@ -282,17 +282,17 @@ def test_inspector_answers_an_elicitation_and_hears_about_a_subscribed_note(
             "--header", f"Authorization: Bearer {api_key[0]}",
         )  # fmt: skip
         assert connected["protocolEra"] == era, connected
-        asked = mcpdo.run("tools/call", "delete_note_with_confirmation", f"note_id:={confirmed}", connection=True)
+        asked = mcpdo.run("tools/call", "delete_note_with_confirmation", f"note_id:={confirmed}")
         pending = asked["elicitationPending"]
         assert confirmed in pending["message"], asked
         assert pending["requestedSchema"]["required"] == ["confirm"], asked
-        answered = mcpdo.run("elicitation/respond", pending["elicitationId"], "confirm:=true", connection=True)
+        answered = mcpdo.run("elicitation/respond", pending["elicitationId"], "confirm:=true")
         assert answered["structuredContent"] == {"deleted": True, "note_id": confirmed, "reason": "the user confirmed"}
 
         with mcpdo.stream("resources/subscribe", f"notes://{watched}") as objects:
             assert next(objects) == {"type": "subscribed", "uri": f"notes://{watched}"}
             key = f"idempotency_key:=inspector-watch-{watched}"
-            deleted = mcpdo.run("tools/call", "delete_note", f"note_id:={watched}", key, connection=True)
+            deleted = mcpdo.run("tools/call", "delete_note", f"note_id:={watched}", key)
             assert deleted["isError"] is False, deleted
             assert next(objects) == {"type": "resources/updated", "uri": f"notes://{watched}"}
 
@@ -340,10 +340,13 @@ class Mcpdo:
             start_new_session=True,
         )
 
-    def run(self, *args: str, connection: bool = False) -> dict[str, Any]:
+    def named(self) -> list[str]:
+        """The connection option, once `connect` has named one (mcpdo wants it outside a TTY)."""
+        return ["--connection", self.connection] if self.connection else []
+
+    def run(self, *args: str) -> dict[str, Any]:
         """One command's JSON answer (an `error` answer fails the test)."""
-        named = ["--connection", self.connection] if connection and self.connection else []
-        done = self._call("--format", "json", *named, *args)
+        done = self._call("--format", "json", *self.named(), *args)
         document: dict[str, Any] = json.loads(done.stdout or done.stderr.strip().splitlines()[-1])
         assert "error" not in document, (args, document, done.stderr[-2000:])
         if args[0] == "connect":
@@ -354,9 +357,8 @@ class Mcpdo:
     def stream(self, *args: str) -> Iterator[Iterator[dict[str, Any]]]:
         """A streaming command (it runs until stopped): an iterator of the JSON objects it prints,
         each awaited for at most PROCESS_TIMEOUT; the command is killed on exit."""
-        named = ["--connection", self.connection] if self.connection else []
         process = subprocess.Popen(
-            [self.binary, "--format", "json", *named, *args],
+            [self.binary, "--format", "json", *self.named(), *args],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
