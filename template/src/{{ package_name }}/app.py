@@ -67,6 +67,8 @@ from .upstreams import Upstreams
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from .transport.event_store_redis import SharedEvents
+
 Register = Callable[[Registry], None]
 """Adds tools, resources and prompts: `tools.register_tools` unless a test adds its own."""
 
@@ -313,7 +315,9 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
             ),
         ),
     ]
-    endpoint = reduce(lambda inner, layer: layer(inner), reversed(layers), build_mcp_http_app(mcp, http, mcp_path))
+    events = shared_session_events(settings)
+    sdk = build_mcp_http_app(mcp, http, mcp_path, shared_events=events)
+    endpoint = reduce(lambda inner, layer: layer(inner), reversed(layers), sdk)
     metrics.count_sessions(lambda: len(sessions()))
     # One listener per pod: with workers the supervising process serves all of them (http_server).
     listener = metrics_address(settings) if multiprocess_dir() is None else None
@@ -337,6 +341,8 @@ def create_app(settings: Settings, *, mcp_path: str = MCP_PATH, register: Regist
                 with anyio.CancelScope(shield=True):  # the task group is cancelled: close for real
                     await throttle.aclose()
                     await cache_store.aclose()
+                    if events is not None:
+                        await events.aclose()
 
     app = FastPathApp(title=SERVER_TITLE, version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.openapi_url = None
@@ -399,6 +405,22 @@ def state_redis(settings: Settings) -> Redis:
     timeout = settings.state.timeout_seconds
     url = settings.state.redis_url.get_secret_value()
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def shared_session_events(settings: Settings) -> SharedEvents | None:
+    """Legacy sessions' replayable events in Redis (STATE__BACKEND=redis, legacy sessions on), so a
+    reconnect gets what it missed on any replica; None keeps them in each session's process."""
+    http, state = settings.http, settings.state
+    if state.backend == "memory" or http.stateless_legacy or not http.replay_events:
+        return None
+    from .transport.event_store_redis import SharedEvents
+
+    return SharedEvents(
+        state_redis(settings),
+        prefix=state.redis_key_prefix,
+        max_events=http.replay_events,
+        timeout_seconds=state.timeout_seconds,
+    )
 
 
 def failure_throttle(settings: Settings) -> FailureThrottle:

@@ -213,13 +213,14 @@ class OutputSettings(BaseModel):
 
 
 class SharedStateSettings(BaseModel):
-    """State that replicas must share to behave as one: idempotency keys and the brute-force lockout."""
+    """State that replicas must share to behave as one: idempotency keys, the brute-force lockout and
+    legacy sessions' replayable messages."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
 
     backend: Literal["memory", "redis"] = "memory"
-    """`redis`: a retried keyed call runs once and a lockout holds on every replica (needs the
-    `redis` extra); `memory`: per process, right for one replica."""
+    """`redis`: a retried keyed call runs once, a lockout holds and a dropped legacy stream resumes
+    on every replica (needs the `redis` extra); `memory`: per process, right for one replica."""
 
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     """Redis for the shared state (credentials allowed; masked in check-config and logs)."""

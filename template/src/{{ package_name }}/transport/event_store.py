@@ -6,14 +6,16 @@ one caller's messages into another caller's stream. So each session gets a store
 bounded, created when the session is admitted and dropped with it. A replay names an event of the
 reconnecting session only; any other id replays nothing.
 
-Sessions live in one process (the SDK has no pluggable session store, python-sdk #2111), so a
-resumption reaches the replica that holds the session or gets 404 anywhere else: the store is in
-memory by design; a shared store could not make the other replica serve the session.
+Sessions live in one process (the SDK has no pluggable session store, python-sdk #2111), so only
+the replica that holds a session serves it. With STATE__BACKEND=redis each session's events are
+kept in Redis instead (`event_store_redis`), so any replica can give a reconnecting client what it
+missed; the session itself still lives on its own replica.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.streamable_http import EventCallback, EventMessage, EventStore
@@ -48,8 +50,15 @@ class SessionEventStore(EventStore):
         return stream_id
 
 
-def keep_session_events(manager: StreamableHTTPSessionManager, max_events: int) -> None:
-    """Give every session `manager` admits its own `SessionEventStore` (before it serves a request).
+SessionStores = Callable[[str, Any], EventStore]
+"""The event store of a new session, from its id and the credential that opened it."""
+
+
+def keep_session_events(
+    manager: StreamableHTTPSessionManager, max_events: int, store_for: SessionStores | None = None
+) -> None:
+    """Give every session `manager` admits its own event store (before it serves a request): a
+    `SessionEventStore`, or what `store_for` makes (the Redis one, `event_store_redis`).
 
     The SDK takes one store for all sessions; the per-session store is set on each new transport
     (private API, isolated here; tests/transport/test_subscriptions.py fails if the SDK changes it).
@@ -59,7 +68,11 @@ def keep_session_events(manager: StreamableHTTPSessionManager, max_events: int) 
     def admit_with_store(requestor: Any) -> Any:
         transport = admit(requestor)
         if transport is not None:
-            transport._event_store = SessionEventStore(max_events)
+            transport._event_store = (
+                SessionEventStore(max_events)
+                if store_for is None
+                else store_for(str(transport.mcp_session_id), requestor)
+            )
             resume_as_negotiated(transport)
         return transport
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -15,6 +15,9 @@ from .answer_mode import ANSWER_WITH_JSON, Answer, Framing, PerRequestFraming, t
 from .event_store import keep_session_events
 from .lone_result import lone_result_as_json
 from .protocol_version import refuse_unless_modern, unserved_version
+
+if TYPE_CHECKING:
+    from .event_store_redis import SharedEvents
 
 MCP_PATH = "/mcp"
 
@@ -69,7 +72,9 @@ class SdkEndpoint:
             ANSWER_WITH_JSON.reset(token)
 
 
-def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_PATH) -> ASGIApp:
+def build_mcp_http_app(
+    mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_PATH, shared_events: SharedEvents | None = None
+) -> ASGIApp:
     """Return the SDK's Streamable HTTP endpoint; building it also creates `mcp.session_manager`.
 
     The SDK routes each request by its `MCP-Protocol-Version` header: 2026-07-28 goes to the
@@ -77,7 +82,8 @@ def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_
     Host and Origin are checked by `RequestGuard` in front of this app (allowlists from settings,
     forwarded hosts from trusted proxies), so the SDK's own check is explicitly off rather than
     left to its default, which depends on the bind address. Legacy sessions keep their recent
-    messages so a dropped SSE stream resumes with `Last-Event-ID` (`HTTP__REPLAY_EVENTS`).
+    messages so a dropped SSE stream resumes with `Last-Event-ID` (`HTTP__REPLAY_EVENTS`): in this
+    process, or in `shared_events` (Redis) so that any replica can replay them.
     """
     mcp.streamable_http_app(  # for the session manager it creates; its Starlette wrapper is not used
         streamable_http_path=path,
@@ -88,9 +94,19 @@ def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_
         host=http.host,
         retry_interval=http.sse_retry_ms,  # sent only with a priming event, i.e. where streams resume
     )
-    if not http.stateless_legacy and http.replay_events:
-        keep_session_events(mcp.session_manager, http.replay_events)
     manager = mcp.session_manager
+    handler: ASGIApp = StreamableHTTPASGIApp(manager)
+    if not http.stateless_legacy and http.replay_events:
+        if shared_events is None:
+            keep_session_events(manager, http.replay_events)
+        else:
+            from .event_store_redis import ReplayElsewhere, owner_of  # the `redis` extra: imported only here
+
+            events = shared_events
+            keep_session_events(
+                manager, http.replay_events, lambda session, requestor: events.store_for(session, owner_of(requestor))
+            )
+            handler = ReplayElsewhere(handler, events=events, is_open=lambda session: session in open_sessions(manager))
     if type(manager) is StreamableHTTPSessionManager:  # the SDK's own class: read its framing per request
         manager.__class__ = PerRequestFraming
     framing = Framing(
@@ -99,4 +115,10 @@ def build_mcp_http_app(mcp: MCPServer[Any], http: HttpSettings, path: str = MCP_
         stateless_legacy=http.stateless_legacy,
         max_body_bytes=http.max_request_body_bytes,
     )
-    return SdkEndpoint(StreamableHTTPASGIApp(manager), stateless=http.stateless_legacy, framing=framing)
+    return SdkEndpoint(handler, stateless=http.stateless_legacy, framing=framing)
+
+
+def open_sessions(manager: StreamableHTTPSessionManager) -> dict[str, Any]:
+    """The legacy sessions this process holds (the SDK keeps no public registry; this reads its own)."""
+    sessions: dict[str, Any] = manager._server_instances
+    return sessions
