@@ -5,6 +5,8 @@ nginx round-robin proxy (no session affinity) run on loopback ports. Through the
 eras are served by both replicas without sessions, the per-principal rate limit is one limit across
 the replicas, and SIGTERM to one replica under load loses no call (its in-flight calls finish, new
 requests it refuses with 503 are retried by nginx on the other replica, nothing else reaches the client).
+With legacy sessions on and nginx keeping affinity (ip_hash), a stream cut on a replica that is then
+stopped resumes with `Last-Event-ID` on the other, from the messages kept in Redis.
 
 Needs nginx and redis-server (.ci/run installs them): skipped without them, failed in CI (CI=true).
 """
@@ -156,6 +158,9 @@ class Cluster:
     proxy_port: int
     keys: dict[str, str]
     access_log: Path
+    project: Path
+    env: dict[str, str]
+    """The replicas' environment, for tests that start replicas of their own."""
 
     def named(self, counts: Counter[str]) -> dict[str, int]:
         """`counts` by replica address, keyed by replica name instead (for the printed report)."""
@@ -234,8 +239,10 @@ def gen_key(project: Path, name: str, scopes: tuple[str, ...] = ("probe:read",))
     return key.group(1), json.loads(entry.group(1))
 
 
-def nginx_conf(tmp: Path, port: int, replicas: list[Replica]) -> str:
+def nginx_conf(tmp: Path, port: int, replicas: list[Replica], *, balance: str = "") -> str:
     servers = "\n".join(f"        server {r.address} max_fails=1 fail_timeout=10s;" for r in replicas)
+    if balance:
+        servers = f"        {balance}\n{servers}"
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers (else nobody) write to the 0700 tmp dir
     return f"""{user}worker_processes 1;
 pid {tmp}/nginx.pid;
@@ -250,8 +257,9 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
 
-    # Plain round robin: no ip_hash, hash or sticky cookie. Legacy clients are stateless (no
-    # Mcp-Session-Id) and 2026-07-28 requests carry everything they need, so any replica will do.
+    # Plain round robin unless `balance` says otherwise: no ip_hash, hash or sticky cookie. Legacy
+    # clients are stateless (no Mcp-Session-Id) and 2026-07-28 requests carry everything they need,
+    # so any replica will do. (Legacy sessions need affinity: their test passes `ip_hash;`.)
     upstream mcp_replicas {{
 {servers}
         # Open connections are reused, as ingress controllers do: requests can land on a replica
@@ -360,41 +368,54 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         }
         env = clean_env() | {PREFIX + name: value for name, value in settings.items()}
         env["PYTHONPATH"] = str(project)  # the project's test server: its probes are in tests/fixtures
-        replicas = []
-        for name in ("replica-a", "replica-b"):
-            port, metrics_port = free_port(), free_port()
-            log = tmp / f"{name}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [str(project / ".venv/bin/python"), "-m", "tests.fixture_server", "serve", "--port", str(port)],
-                    cwd=project,
-                    env=env | {PREFIX + "OBSERVABILITY__METRICS_PORT": str(metrics_port)},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            stack.callback(stop, process, signal.SIGKILL)
-            replicas.append(Replica(name, port, process, log, metrics_port))
-        for replica in replicas:
-            port = replica.port
-            wait_for(lambda port=port: get(port, "/readyz")[0] == 200, replica.name, replica.process, replica.log)
+        replicas = start_replicas(stack, project, env, tmp, ("replica-a", "replica-b"))
+        proxy_port = start_nginx(stack, nginx, tmp, replicas)
+        yield Cluster(replicas, proxy_port, keys, tmp / "access.log", project, env)
 
-        proxy_port = free_port()
-        conf = tmp / "nginx.conf"
-        conf.write_text(nginx_conf(tmp, proxy_port, replicas))
-        error_log = tmp / "error.log"
-        proxy = subprocess.Popen(
-            [nginx, "-p", str(tmp), "-e", str(error_log), "-c", str(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(stop, proxy)
-        wait_for(
-            lambda: socket.create_connection(("127.0.0.1", proxy_port), timeout=0.5).close() is None,
-            "nginx",
-            proxy,
-            error_log,
-        )
-        yield Cluster(replicas, proxy_port, keys, tmp / "access.log")
+
+def start_replicas(
+    stack: ExitStack, project: Path, env: dict[str, str], tmp: Path, names: tuple[str, ...]
+) -> list[Replica]:
+    """`serve` processes of the project's test server with `env`, ready, stopped when `stack` closes."""
+    replicas = []
+    for name in names:
+        port, metrics_port = free_port(), free_port()
+        log = tmp / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(project / ".venv/bin/python"), "-m", "tests.fixture_server", "serve", "--port", str(port)],
+                cwd=project,
+                env=env | {PREFIX + "OBSERVABILITY__METRICS_PORT": str(metrics_port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        stack.callback(stop, process, signal.SIGKILL)
+        replicas.append(Replica(name, port, process, log, metrics_port))
+    for replica in replicas:
+        port = replica.port
+        wait_for(lambda port=port: get(port, "/readyz")[0] == 200, replica.name, replica.process, replica.log)
+    return replicas
+
+
+def start_nginx(stack: ExitStack, nginx: str, tmp: Path, replicas: list[Replica], *, balance: str = "") -> int:
+    """nginx in front of `replicas` (`balance`: an upstream directive such as `ip_hash;`), on a free port."""
+    proxy_port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(nginx_conf(tmp, proxy_port, replicas, balance=balance))
+    error_log = tmp / "error.log"
+    proxy = subprocess.Popen(
+        [nginx, "-p", str(tmp), "-e", str(error_log), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(stop, proxy)
+    wait_for(
+        lambda: socket.create_connection(("127.0.0.1", proxy_port), timeout=0.5).close() is None,
+        "nginx",
+        proxy,
+        error_log,
+    )
+    return proxy_port
 
 
 def test_both_eras_are_served_by_both_replicas_without_affinity(cluster: Cluster) -> None:
@@ -522,6 +543,67 @@ def test_an_elicitation_started_on_one_replica_finishes_on_the_other(cluster: Cl
     done = post(second.port, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}, headers).result()
     assert done["structuredContent"] == {"deleted": True, "note_id": "n-004", "reason": "the user confirmed"}
     print(f"\n[elicitation] asked by {first.name}, answered and finished on {second.name}")
+
+
+def get_stream(port: int, headers: dict[str, str], timeout: float = 10) -> Reply:
+    """A GET of /mcp through `port`, read to its end (a replay from another replica ends)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/mcp", headers=headers)
+        response = conn.getresponse()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        conn.close()
+
+
+def test_a_stream_cut_on_a_stopped_replica_resumes_on_the_other(cluster: Cluster, tmp_path: Path) -> None:
+    """Legacy sessions (HTTP__STATELESS_LEGACY=false) behind nginx with affinity (ip_hash), their
+    events in the shared Redis: a call's stream is cut before its answer (test_reconnection), the
+    replica that holds the session is stopped, and the client's reconnect with Last-Event-ID, which
+    nginx now sends to the other replica, gets the answer from Redis. The session itself went with
+    its replica: the next request gets 404, and the client opens a new session."""
+    env = cluster.env | {PREFIX + "HTTP__STATELESS_LEGACY": "false", PREFIX + "STATE__REDIS_KEY_PREFIX": "resume:"}
+    headers = {
+        "Host": PUBLIC_HOST,
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {cluster.keys[STATE_KEY]}",
+    }
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    }
+    cut_call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "test_reconnection", "arguments": {}},
+    }
+    with ExitStack() as stack:
+        replicas = start_replicas(stack, cluster.project, env, tmp_path, ("sticky-a", "sticky-b"))
+        port = start_nginx(stack, need("nginx"), tmp_path, replicas, balance="ip_hash;")
+        opened = post(port, initialize, headers)
+        assert opened.status == 200, opened
+        holder = next(r for r in replicas if r.address == opened.replica)
+        other = next(r for r in replicas if r is not holder)
+        headers |= {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        assert post(port, {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers).status == 202
+        cut = post(port, cut_call, headers)
+        events = [line for line in cut.body.decode().splitlines() if line]
+        assert cut.replica == holder.address, cut
+        assert events[1:] == ["data: ", "retry: 1000"], cut  # primed, then closed before the answer
+        time.sleep(1.0)  # the tool answers 0.05 s after closing its stream: the answer is stored by now
+        stop(holder.process)
+        resumed = get_stream(port, headers | {"Accept": "text/event-stream", "Last-Event-ID": events[0][4:]})
+        gone = post(port, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers)
+    assert resumed.status == 200, resumed
+    assert resumed.replica == other.address, resumed
+    assert resumed.message()["id"] == 1
+    assert resumed.result()["content"][0]["text"] == "Reconnection test completed."
+    assert gone.status == 404, gone  # the session lived on the stopped replica
+    print(f"\n[resume] stream cut on {holder.name}, which stopped; the answer replayed by {other.name}")
 
 
 def listen_through(port: int, key: str, uris: list[str]) -> tuple[http.client.HTTPConnection, Any]:
