@@ -12,7 +12,8 @@ that opened the session only, then the end of the stream. The client's next requ
 credential's session: the SDK's own 404, as before.
 
 With Redis unreachable an event is kept in this process instead (an id with no dash) and a
-warning says so: the session's own replica can still replay it; other replicas cannot.
+warning says so, once per outage: the session's own replica can still replay it; other replicas
+cannot.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class SharedEvents:
         self.max_events = max_events
         self.timeout_seconds = timeout_seconds
         self.keep_ms = math.ceil(KEEP_SECONDS * 1000)
+        self.unreachable = False
 
     def key_of(self, session_id: str) -> str:
         return f"{self.prefix}events:{hashlib.sha256(session_id.encode()).hexdigest()}"
@@ -86,8 +88,13 @@ class SharedEvents:
                 pipe.pexpire(key, self.keep_ms)
                 event_id, _ = await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
-            logger.warning("Session event kept in this process only (Redis: {})", type(exc).__name__)
+            if not self.unreachable:  # once per outage, not once per message
+                logger.warning("Session events kept in this process only (Redis: {})", type(exc).__name__)
+            self.unreachable = True
             return None
+        if self.unreachable:
+            logger.info("Session events are kept in Redis again")
+        self.unreachable = False
         return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
 
     async def after(self, key: str, owner: str, last_event_id: str) -> tuple[str, list[tuple[str, bytes]]] | None:
